@@ -1,0 +1,102 @@
+# codesign.windows: the two commands a newcomer needs are `make demo` and `make test`.
+# Both do all set-up on a machine that has only Python: a virtual environment on the newest
+# Python found (3.13, else 3.12, else 3.11 with ansible-core 2.19), pinned tools from PyPI, and
+# ansible.windows extracted from the pinned `ansible` wheel (Galaxy is not needed).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell scripts/find-python)
+PY_MINOR := $(shell $(PYTHON) -c 'import sys; print(sys.version_info[1])' 2>/dev/null)
+CORE ?= $(if $(filter 11,$(PY_MINOR)),2.19,2.21)
+VENV ?= .venv
+COLLECTIONS ?= .work/collections
+BIN := $(CURDIR)/$(VENV)/bin
+# Python 3.11 runs the compatibility pass on ansible-core 2.19.
+COMPAT_PYTHON ?= $(if $(filter 11,$(PY_MINOR)),,$(shell scripts/find-python 3.11))
+COMPAT_VENV := .venv-core2.19
+COMPAT_COLLECTIONS := .work/collections-core2.19
+REPORT_DIR ?= $(CURDIR)/reports
+
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
+export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
+export PATH := $(BIN):$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help demo test setup system-deps unit e2e sanity lint docs-check changelog-lint \
+        molecule compat benchmark clean requirements-refresh
+
+help:
+	@echo "make demo   - start the emulated Windows fleet, assess it, write reports/ (HTML, CSV, JSON)"
+	@echo "make test   - every check: unit, end-to-end over WinRM, sanity, lint, docs, molecule, 2.19"
+	@echo "using $(PYTHON) (ansible-core $(CORE)) in $(VENV)"
+
+# ---------------------------------------------------------------- set-up
+$(VENV)/.installed: requirements/dev-core$(CORE).txt requirements/collections-core$(CORE).txt \
+                    scripts/install-collections
+	test -n "$(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev-core$(CORE).txt
+	$(BIN)/python scripts/install-collections --requirements requirements/collections-core$(CORE).txt \
+	    --dest $(COLLECTIONS)
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Debian packages the tests use: osslsigncode signs test binaries, chromium renders the report.
+system-deps:
+	scripts/system-deps
+
+# ---------------------------------------------------------------- the main job
+demo: setup
+	$(BIN)/python scripts/demo --report-dir $(REPORT_DIR)
+
+# ---------------------------------------------------------------- checks
+test: setup system-deps
+	$(MAKE) unit
+	$(MAKE) e2e
+	$(MAKE) docs-check
+	$(MAKE) changelog-lint
+	$(MAKE) lint
+	$(MAKE) sanity
+	$(MAKE) molecule
+	$(MAKE) compat
+	@echo "make test: every check passed"
+
+unit: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+e2e: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
+
+docs-check: setup
+	$(BIN)/python scripts/check-docs
+
+changelog-lint: setup
+	$(BIN)/antsibull-changelog lint
+
+lint: setup
+	$(BIN)/ansible-lint --offline -q
+
+sanity: setup
+	$(BIN)/python scripts/run-sanity --python $(PYTHON)
+
+molecule: setup
+	$(BIN)/molecule test --all
+
+# The same unit and end-to-end suites on Python 3.11 with ansible-core 2.19.
+compat:
+	@if [ -z "$(COMPAT_PYTHON)" ]; then echo "compat: no Python 3.11 found, skipped"; exit 0; fi
+	$(MAKE) unit e2e PYTHON=$(COMPAT_PYTHON) CORE=2.19 VENV=$(COMPAT_VENV) \
+	    COLLECTIONS=$(COMPAT_COLLECTIONS)
+
+benchmark: setup
+	$(BIN)/python tests/benchmarks/run.py
+
+clean:
+	rm -rf .venv .venv-core2.19 .work tests/output reports
+
+requirements-refresh:
+	@echo "Create a fresh venv per Python, pip install the unpinned tool list, then pip freeze into"
+	@echo "requirements/dev-core2.21.txt (3.13) and requirements/dev-core2.19.txt (3.11)."
