@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to codesign.windows
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""acs_facts: gather a Windows host's ACS evidence with one command over the connection's exec.
+
+Thin: build the probe list and script (plugin_utils), run them once, parse the output
+(plugin_utils). No PowerShell module wrapper is used, so hosts with PowerShell 2.0 to 4.0,
+which current ansible-core cannot run modules on, are gathered too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import (
+    RunnerOutputError,
+    build_facts,
+    parse_runner_output,
+    warnings_for,
+)
+from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
+    SubsetError,
+    bootstrap_command,
+    build_probes,
+    render_script,
+    resolve_subsets,
+)
+
+ARGUMENT_SPEC = {
+    "gather_subset": {"type": "list", "elements": "str", "default": ["all"]},
+    "gather_timeout": {"type": "int", "default": 10},
+    "esu": {"type": "bool"},
+    "offline": {"type": "bool"},
+    "command_timeout": {"type": "int"},
+}
+# Slack on top of the probes' own timeouts before the controller gives up on a silent host.
+CONTROLLER_SLACK = 60
+
+
+class ActionModule(ActionBase):
+    """Gather ACS evidence from a Windows host."""
+
+    _supports_check_mode = True
+    _supports_async = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        result["changed"] = False
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+
+        if args["gather_timeout"] < 1 or args["gather_timeout"] > 3600:
+            result.update(failed=True, msg="gather_timeout must be between 1 and 3600 seconds")
+            return result
+        try:
+            subsets, subset_warnings = resolve_subsets(args["gather_subset"])
+        except SubsetError as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
+
+        inventory = {}
+        for key in ("esu", "offline"):
+            value = args[key] if args[key] is not None else task_vars.get(f"acs_{key}")
+            inventory[key] = self._inventory_bool(key, value)
+
+        probes = build_probes(subsets)
+        script = render_script(probes, timeout_ms=args["gather_timeout"] * 1000)
+        command = bootstrap_command()
+        deadline = args["command_timeout"] or args["gather_timeout"] * len(probes) + CONTROLLER_SLACK
+        if deadline < 1:
+            result.update(failed=True, msg="command_timeout must be at least 1 second")
+            return result
+
+        started = time.monotonic()
+        outcome = self._execute(command, script.encode("ascii"), deadline)
+        elapsed = round(time.monotonic() - started, 3)
+        if isinstance(outcome, BaseException):
+            raise self._connection_error(outcome)
+        if outcome is None:
+            result.update(failed=True, msg=f"acs_facts: the host accepted the command but gave no answer within "
+                                           f"{deadline} s; it may be hung (check WMI and the WinRM service)")
+            return result
+
+        try:
+            document = parse_runner_output(outcome["rc"], outcome["stdout"], outcome["stderr"])
+        except RunnerOutputError as exc:
+            result.update(failed=True, msg=f"acs_facts: {exc}", rc=outcome["rc"],
+                          stdout=to_text(outcome["stdout"])[:4000], stderr=to_text(outcome["stderr"])[:4000])
+            return result
+
+        facts = build_facts(document, probes, subsets, inventory)
+        facts["elapsed_seconds"] = elapsed
+        warnings = subset_warnings + warnings_for(facts["errors"])
+        if warnings:
+            result["warnings"] = warnings
+        result["ansible_facts"] = {"acs": facts}
+        return result
+
+    @staticmethod
+    def _connection_error(exc):
+        """Lost connections surface from the WinRM stack as requests/urllib3/OS errors: report the host unreachable."""
+        if isinstance(exc, AnsibleError):
+            return exc
+        module = type(exc).__module__.split(".")[0]
+        if isinstance(exc, OSError) or module in ("requests", "urllib3", "winrm", "http", "ssl", "socket", "pypsrp"):
+            return AnsibleConnectionFailure(f"acs_facts: the connection to the host was lost while waiting for its "
+                                            f"answer: {exc}")
+        return exc
+
+    def _inventory_bool(self, key, value):
+        if value is None or isinstance(value, bool):
+            return value
+        text = to_text(value).strip().lower()
+        if text in ("true", "yes", "on", "1"):
+            return True
+        if text in ("false", "no", "off", "0"):
+            return False
+        self._display.warning(f"acs_facts: acs_{key}={value!r} is not a boolean; ignored")
+        return None
+
+    def _execute(self, command, stdin, deadline):
+        """Run the command; None when no answer came in time, an exception object when it failed."""
+        outcome = {}
+
+        def target():
+            try:
+                outcome["value"] = self._low_level_execute_command(command, in_data=stdin, sudoable=False)
+            except Exception as exc:  # pylint: disable=broad-except
+                outcome["value"] = exc
+
+        worker = threading.Thread(target=target, name="acs_facts", daemon=True)
+        worker.start()
+        worker.join(deadline)
+        if worker.is_alive():
+            return None
+        value = outcome.get("value")
+        if value is None:
+            return AnsibleConnectionFailure("acs_facts: the command ended without a result")
+        return value

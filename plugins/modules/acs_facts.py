@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to codesign.windows
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This is the documentation of the action plugin of the same name; the module itself has no code.
+
+DOCUMENTATION = r"""
+---
+module: acs_facts
+short_description: Gather a Windows host's evidence for Azure Code Signing (ACS) readiness
+version_added: 0.1.0
+description:
+  - Reads, in one command over the connection, everything that decides whether a Windows host can run
+    ACS-signed Trend Micro agent builds, and returns it as C(ansible_facts.acs).
+  - The OS version and update build revision (UBR), installed updates from both
+    C(Win32_QuickFixEngineering) and the Component Based Servicing (CBS) package store with each
+    package's state, the root certificate C(Microsoft Identity Verification Root Certificate Authority 2020)
+    in the Root, AuthRoot, group policy and enterprise stores (by thumbprint), whether automatic root
+    update is disabled, pending-reboot flags and C(ServicingInProgress), the PowerShell version, and
+    Trend Micro agents from the uninstall keys, the product registry and their services, in both
+    registry views.
+  - C(ansible_facts.acs.evidence) is the evidence record that P(codesign.windows.acs_verdict#filter) takes.
+  - It sends one small PowerShell bootstrap on the command line and a readable probe script on stdin,
+    through the connection's low-level exec (the path M(ansible.builtin.raw) uses). It needs no PowerShell
+    module support, so it gathers hosts with PowerShell 2.0 (Windows 7, Server 2008 R2), 3.0 and 4.0 as well.
+  - Each failed probe becomes a warning and leaves its part of the evidence null. A probe that is denied
+    (a least-privilege or JEA account) never turns into a "missing" update or certificate.
+  - Read-only. It never reports a change and runs the same in check mode.
+options:
+  gather_subset:
+    description:
+      - What to gather. V(all) is every subset except the opt-in V(esu).
+      - Prefix a subset with C(!) to exclude it, for example C(["all", "!agents"]).
+      - V(os) is always gathered.
+      - V(esu) reads the Extended Security Updates licence state from C(SoftwareLicensingProduct) (a slow
+        WMI class); without it, give C(esu) from inventory.
+    type: list
+    elements: str
+    default: [all]
+  gather_timeout:
+    description:
+      - Seconds each probe may take on the host before it is abandoned and reported as a timeout.
+    type: int
+    default: 10
+  command_timeout:
+    description:
+      - Seconds the controller waits for the host's answer before it reports the host as hung.
+      - Defaults to O(gather_timeout) times the number of probes plus 60 seconds.
+    type: int
+  esu:
+    description:
+      - Whether the host is licensed for Extended Security Updates. Defaults to the host variable
+        C(acs_esu); the V(esu) subset fills it when neither is set.
+    type: bool
+  offline:
+    description:
+      - Whether the host cannot reach Windows Update (air-gapped), so it cannot fetch the root certificate
+        on demand. Defaults to the host variable C(acs_offline).
+    type: bool
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: windows
+    support: full
+  action:
+    support: full
+notes:
+  - Tested over the C(winrm) connection (Basic, NTLM with and without message encryption, HTTPS). It uses only
+    the connection's exec, so C(psrp) and C(ssh) with the PowerShell shell take the same path.
+  - The PowerShell it sends is checked by a PowerShell grammar and by an emulated Windows fleet in the
+    collection's tests. See the collection's C(tests/integration) for running it against real Windows hosts.
+seealso:
+  - plugin: codesign.windows.acs_verdict
+    plugin_type: filter
+  - module: ansible.windows.setup
+author:
+  - codesign.windows maintainers
+"""
+
+EXAMPLES = r"""
+- name: Gather ACS evidence
+  codesign.windows.acs_facts:
+
+- name: Gather everything, including the ESU licence state, with a longer per-probe timeout
+  codesign.windows.acs_facts:
+    gather_subset: [all, esu]
+    gather_timeout: 30
+
+- name: Judge the host
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.acs.evidence | codesign.windows.acs_verdict }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts added under C(acs).
+  returned: success
+  type: complex
+  contains:
+    acs:
+      description: The host's ACS evidence.
+      returned: success
+      type: complex
+      contains:
+        evidence:
+          description:
+            - The evidence record P(codesign.windows.acs_verdict#filter) takes (C(os_name), C(os_version), C(ubr),
+              C(installation_type), C(display_version), C(hotfixes), C(rollup_builds), C(pending_rollup_builds),
+              C(root_ca_present), C(root_auto_update_disabled), C(offline), C(esu), C(reboot_pending), C(agents),
+              C(architecture), C(kernel_version)). A value the host could not give is null.
+          returned: always
+          type: dict
+          sample:
+            os_name: Windows Server 2012 R2 Standard
+            os_version: 6.3.9600
+            ubr: null
+            installation_type: Server
+            hotfixes: [KB2919355, KB5034819]
+            root_ca_present: false
+            root_auto_update_disabled: true
+            reboot_pending: false
+            agents: [{product: apex_one, version: 14.0.0.12526, service_state: running}]
+        os:
+          description: OS registry values, architecture, kernel file version, last boot time and PowerShell version.
+          returned: always
+          type: dict
+        hotfixes:
+          description: C(qfe) (HotFixID, description, installed on) and C(cbs) (package name, KB, rollup build, state).
+          returned: when the hotfixes subset was gathered
+          type: dict
+        certificates:
+          description: The root certificate per store, C(root_ca_present), C(disable_root_auto_update), C(root_dir_url).
+          returned: when the certificates subset was gathered
+          type: dict
+        reboot:
+          description:
+            - C(cbs_reboot_pending), C(wu_reboot_required), C(pending_file_rename), C(servicing_in_progress),
+              and C(reboot_pending) (servicing only; file renames do not count).
+          returned: when the reboot subset was gathered
+          type: dict
+        agents:
+          description: Trend Micro uninstall entries, product registry values, services, and the recognised C(products).
+          returned: when the agents subset was gathered
+          type: dict
+        esu:
+          description: ESU licences found and whether one is C(licensed).
+          returned: when the esu subset was gathered
+          type: dict
+        errors:
+          description: Probes that failed, with C(probe), C(subset), C(category) (V(denied), V(timeout), V(error)) and C(message).
+          returned: always
+          type: list
+          elements: dict
+        runner:
+          description: The probe runner's protocol, the host's PowerShell version and the time the probes took.
+          returned: always
+          type: dict
+"""

@@ -1,0 +1,323 @@
+# codesign.windows ACS probe runner, protocol 1
+#
+# Sent on stdin by codesign.windows.acs_facts, after a bootstrap that only reads stdin and runs
+# it. The controller appends $AcsOptions and $AcsProbes (a declarative list of probes) and a
+# call to Invoke-AcsRunner. Every decision is taken on the controller: this script only reads
+# the registry, WMI, services and file versions the probes name and prints one JSON document.
+#
+# Written for PowerShell 2.0 (Windows 7 / Server 2008 R2): no ConvertTo-Json, no CIM cmdlets,
+# no [ordered], no ::new(), no -in, no .ForEach(). Output is ASCII only: every other character
+# is escaped as \uXXXX, because console code pages differ between hosts.
+
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+
+# The probe library runs in its own runspace so that a probe that hangs (a broken WMI
+# repository, a slow registry hive) can be abandoned after its timeout.
+$AcsLibrary = {
+    function ConvertTo-AcsJsonString {
+        param([string]$Text)
+        if ($Text -match '^[ !#-\[\]-~]*$') {
+            return '"' + $Text + '"'
+        }
+        $builder = New-Object System.Text.StringBuilder
+        [void]$builder.Append('"')
+        foreach ($ch in $Text.ToCharArray()) {
+            $code = [int]$ch
+            if ($code -eq 34) { [void]$builder.Append('\"') }
+            elseif ($code -eq 92) { [void]$builder.Append('\\') }
+            elseif ($code -lt 32 -or $code -gt 126) { [void]$builder.Append('\u' + $code.ToString('x4')) }
+            else { [void]$builder.Append($ch) }
+        }
+        [void]$builder.Append('"')
+        return $builder.ToString()
+    }
+
+    function ConvertTo-AcsJson {
+        param($Value, [int]$Depth = 0)
+        if ($Depth -gt 8) { return '"(nested too deeply)"' }
+        if ($null -eq $Value) { return 'null' }
+        if ($Value -is [bool]) {
+            if ($Value) { return 'true' }
+            return 'false'
+        }
+        $invariant = [System.Globalization.CultureInfo]::InvariantCulture
+        if ($Value -is [int] -or $Value -is [long] -or $Value -is [uint32] -or $Value -is [uint64] -or
+            $Value -is [int16] -or $Value -is [uint16] -or $Value -is [byte] -or $Value -is [sbyte]) {
+            return $Value.ToString($invariant)
+        }
+        if ($Value -is [double] -or $Value -is [single] -or $Value -is [decimal]) {
+            return $Value.ToString($invariant)
+        }
+        if ($Value -is [datetime]) {
+            return ConvertTo-AcsJsonString ($Value.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ', $invariant))
+        }
+        if ($Value -is [string] -or $Value -is [char] -or $Value -is [enum] -or $Value -is [version]) {
+            return ConvertTo-AcsJsonString ([string]$Value)
+        }
+        if ($Value -is [byte[]]) {
+            return ConvertTo-AcsJsonString ([System.BitConverter]::ToString($Value))
+        }
+        $parts = New-Object System.Collections.ArrayList
+        if ($Value -is [System.Collections.IDictionary]) {
+            foreach ($key in $Value.Keys) {
+                $item = (ConvertTo-AcsJsonString ([string]$key)) + ':' + (ConvertTo-AcsJson $Value[$key] ($Depth + 1))
+                [void]$parts.Add($item)
+            }
+            return '{' + [string]::Join(',', [string[]]$parts.ToArray()) + '}'
+        }
+        if ($Value -is [System.Collections.IEnumerable]) {
+            foreach ($item in $Value) {
+                [void]$parts.Add((ConvertTo-AcsJson $item ($Depth + 1)))
+            }
+            return '[' + [string]::Join(',', [string[]]$parts.ToArray()) + ']'
+        }
+        return ConvertTo-AcsJsonString ([string]$Value)
+    }
+
+    function Open-AcsRegistryKey {
+        param([string]$Path)
+        # Read-only; a missing key is $null, a denied key throws SecurityException.
+        return [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey($Path, $false)
+    }
+
+    function Get-AcsRegistryValues {
+        param($Key, $Names, $Presence)
+        $values = @{}
+        foreach ($name in $Names) {
+            $value = $Key.GetValue($name)
+            if ($null -ne $value) { $values[$name] = $value }
+        }
+        foreach ($name in $Presence) {
+            if ($null -ne $Key.GetValue($name)) { $values[$name] = $true }
+        }
+        return $values
+    }
+
+    function Invoke-AcsRegValues {
+        param($Probe)
+        $key = Open-AcsRegistryKey $Probe.path
+        if ($null -eq $key) { return @{ exists = $false; values = @{} } }
+        try {
+            return @{ exists = $true; values = (Get-AcsRegistryValues $key $Probe.names $Probe.presence) }
+        }
+        finally {
+            $key.Close()
+        }
+    }
+
+    function Invoke-AcsRegKeysExist {
+        param($Probe)
+        $found = @{}
+        foreach ($path in $Probe.paths) {
+            $key = Open-AcsRegistryKey $path
+            $found[$path] = ($null -ne $key)
+            if ($null -ne $key) { $key.Close() }
+        }
+        return $found
+    }
+
+    function Test-AcsLike {
+        param([string]$Text, $Patterns)
+        foreach ($pattern in $Patterns) {
+            if ($Text -like $pattern) { return $true }
+        }
+        return $false
+    }
+
+    function Invoke-AcsRegSubkeys {
+        param($Probe)
+        $key = Open-AcsRegistryKey $Probe.path
+        if ($null -eq $key) { return @{ exists = $false; items = @(); truncated = $false } }
+        $items = New-Object System.Collections.ArrayList
+        $truncated = $false
+        try {
+            foreach ($name in $key.GetSubKeyNames()) {
+                if ($Probe.like -and -not (Test-AcsLike $name $Probe.like)) { continue }
+                $sub = $key.OpenSubKey($name, $false)
+                if ($null -eq $sub) { continue }
+                try {
+                    $values = Get-AcsRegistryValues $sub $Probe.values @()
+                }
+                finally {
+                    $sub.Close()
+                }
+                if ($Probe.where_value -and -not (Test-AcsLike ([string]$values[$Probe.where_value]) $Probe.where_like)) {
+                    continue
+                }
+                if ($items.Count -ge $Probe.limit) {
+                    $truncated = $true
+                    break
+                }
+                [void]$items.Add(@{ name = $name; values = $values })
+            }
+        }
+        finally {
+            $key.Close()
+        }
+        return @{ exists = $true; items = $items.ToArray(); truncated = $truncated }
+    }
+
+    function Invoke-AcsWmi {
+        param($Probe)
+        $query = @{ Class = $Probe.wmi_class; Namespace = $Probe.namespace; ErrorAction = 'Stop' }
+        if ($Probe.wmi_filter) { $query.Filter = $Probe.wmi_filter }
+        $items = New-Object System.Collections.ArrayList
+        $truncated = $false
+        foreach ($object in @(Get-WmiObject @query)) {
+            if ($items.Count -ge $Probe.limit) {
+                $truncated = $true
+                break
+            }
+            $item = @{}
+            foreach ($property in $Probe.properties) {
+                $item[$property] = $object.$property
+            }
+            [void]$items.Add($item)
+        }
+        return @{ items = $items.ToArray(); truncated = $truncated }
+    }
+
+    function Invoke-AcsServices {
+        param($Probe)
+        $installed = @{}
+        foreach ($service in @(Get-Service)) { $installed[$service.Name] = $service }
+        $found = @{}
+        foreach ($name in $Probe.names) {
+            $service = $installed[$name]
+            if ($null -eq $service) {
+                $found[$name] = @{ exists = $false }
+                continue
+            }
+            $start = $null
+            $key = Open-AcsRegistryKey ('SYSTEM\CurrentControlSet\Services\' + $name)
+            if ($null -ne $key) {
+                $start = $key.GetValue('Start')
+                $key.Close()
+            }
+            $found[$name] = @{ exists = $true; status = [string]$service.Status; start = $start }
+        }
+        return $found
+    }
+
+    function Invoke-AcsFileVersion {
+        param($Probe)
+        $path = [System.Environment]::ExpandEnvironmentVariables($Probe.path)
+        if (-not [System.IO.File]::Exists($path)) { return @{ exists = $false } }
+        $info = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($path)
+        $version = '{0}.{1}.{2}.{3}' -f $info.FileMajorPart, $info.FileMinorPart, $info.FileBuildPart, $info.FilePrivatePart
+        return @{ exists = $true; version = $version; product_version = $info.ProductVersion }
+    }
+
+    function Invoke-AcsPowerShellVersion {
+        param($Probe)
+        return @{ version = [string]$PSVersionTable.PSVersion; clr = [string]$PSVersionTable.CLRVersion }
+    }
+
+    function Get-AcsErrorCategory {
+        param($ErrorRecord)
+        $exception = $ErrorRecord.Exception
+        while ($null -ne $exception.InnerException -and $exception -is [System.Management.Automation.RuntimeException]) {
+            $exception = $exception.InnerException
+        }
+        if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException]) {
+            return 'denied'
+        }
+        if ($exception.GetType().FullName -eq 'System.Management.ManagementException' -and
+            [string]$exception.ErrorCode -eq 'AccessDenied') {
+            return 'denied'
+        }
+        if ([string]$ErrorRecord.CategoryInfo.Category -eq 'PermissionDenied') { return 'denied' }
+        return 'error'
+    }
+
+    function Invoke-AcsProbe {
+        param($Probe)
+        $ErrorActionPreference = 'Stop'
+        $started = [DateTime]::UtcNow
+        $result = @{ id = $Probe.id; ok = $true }
+        try {
+            switch ($Probe.op) {
+                'reg_values' { $data = Invoke-AcsRegValues $Probe }
+                'reg_keys_exist' { $data = Invoke-AcsRegKeysExist $Probe }
+                'reg_subkeys' { $data = Invoke-AcsRegSubkeys $Probe }
+                'wmi' { $data = Invoke-AcsWmi $Probe }
+                'services' { $data = Invoke-AcsServices $Probe }
+                'file_version' { $data = Invoke-AcsFileVersion $Probe }
+                'powershell_version' { $data = Invoke-AcsPowerShellVersion $Probe }
+                default { throw ('unknown probe operation ' + $Probe.op) }
+            }
+            $result.data = $data
+        }
+        catch {
+            $result.ok = $false
+            $result.category = Get-AcsErrorCategory $_
+            $result.error = [string]$_.Exception.Message
+        }
+        $result.ms = [int]([DateTime]::UtcNow - $started).TotalMilliseconds
+        return ConvertTo-AcsJson $result
+    }
+}
+
+. $AcsLibrary
+
+function New-AcsRunspace {
+    $runspace = [System.Management.Automation.Runspaces.RunspaceFactory]::CreateRunspace()
+    $runspace.Open()
+    $loader = [System.Management.Automation.PowerShell]::Create()
+    $loader.Runspace = $runspace
+    [void]$loader.AddScript($AcsLibrary.ToString())
+    [void]$loader.Invoke()
+    $loader.Dispose()
+    return $runspace
+}
+
+function Invoke-AcsRunner {
+    param($Probes, $Options)
+    $started = [DateTime]::UtcNow
+    $results = New-Object System.Collections.ArrayList
+    $written = 0
+    $runspace = $null
+    foreach ($probe in $Probes) {
+        if ($written -ge $Options.max_output) {
+            $skipped = @{ id = $probe.id; ok = $false; category = 'truncated'; error = 'output limit reached'; ms = 0 }
+            [void]$results.Add((ConvertTo-AcsJson $skipped))
+            continue
+        }
+        if ($null -eq $runspace) { $runspace = New-AcsRunspace }
+        $pipeline = [System.Management.Automation.PowerShell]::Create()
+        $pipeline.Runspace = $runspace
+        [void]$pipeline.AddScript('param($Probe) Invoke-AcsProbe $Probe').AddArgument($probe)
+        $async = $pipeline.BeginInvoke()
+        if ($async.AsyncWaitHandle.WaitOne([int]$Options.timeout_ms, $false)) {
+            try {
+                $json = [string](@($pipeline.EndInvoke($async)) | Select-Object -Last 1)
+            }
+            catch {
+                $failed = @{ id = $probe.id; ok = $false; category = 'error'; error = [string]$_.Exception.Message; ms = 0 }
+                $json = ConvertTo-AcsJson $failed
+            }
+            $pipeline.Dispose()
+        }
+        else {
+            # A call stuck in WMI or the registry keeps its runspace busy: leave both behind.
+            [void]$pipeline.BeginStop($null, $null)
+            $runspace = $null
+            $late = @{
+                id = $probe.id
+                ok = $false
+                category = 'timeout'
+                error = 'no answer within ' + [string]($Options.timeout_ms / 1000) + ' s'
+                ms = [int]$Options.timeout_ms
+            }
+            $json = ConvertTo-AcsJson $late
+        }
+        $written += $json.Length
+        [void]$results.Add($json)
+    }
+    if ($null -ne $runspace) { $runspace.Close() }
+    $elapsed = [int]([DateTime]::UtcNow - $started).TotalMilliseconds
+    $document = '{"acs_runner":' + $Options.protocol + ',"powershell":' + (ConvertTo-AcsJsonString ([string]$PSVersionTable.PSVersion)) +
+        ',"elapsed_ms":' + $elapsed + ',"results":[' + [string]::Join(',', [string[]]$results.ToArray()) + '],"complete":true}'
+    Write-Output $document
+}
