@@ -1,0 +1,23 @@
+"""End-to-end fixtures: the emulated fleet on loopback, started once per session."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.fleet import build_fleet
+from emulator.windows import load_fleet
+
+
+@pytest.fixture(scope="session")
+def fleet_models():
+    return {host.name: host for host in load_fleet()}
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory):
+    """Every fixture host, started once for the session."""
+    with build_fleet() as running:
+        inventory = tmp_path_factory.mktemp("fleet") / "hosts.yml"
+        running.inventory(inventory, operation_timeout_sec=2, read_timeout_sec=4)
+        running.inventory_path = inventory
+        yield running

@@ -1,0 +1,1 @@
+"""The emulated Windows fleet: a WS-Management/WinRS server plus Windows host models (test-only)."""

@@ -1,0 +1,169 @@
+"""An emulated Windows host: turns a WinRS command into what that Windows machine would print.
+
+Dispatch, as Windows would see it:
+* no PowerShell installed -> cmd.exe's "is not recognized" error;
+* a command line cmd.exe cut at 8,191 characters -> PowerShell's "not properly encoded" error;
+* Ansible's module exec wrapper on stdin -> the module's answer from the model (win_ping, setup),
+  or Ansible's own "requires PowerShell v5.1" failure on older hosts, as its bootstrap prints;
+* a bootstrap that runs its stdin -> that script; codesign.windows' probe runner is answered by
+  evaluating its probes against the model (emulator.probe_runner);
+* anything else -> a PowerShell error saying this emulated host cannot run it.
+Every script is parsed with the PowerShell grammar first: a syntax error, or a construct newer
+than the host's PowerShell, fails as PowerShell would fail.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import typing as t
+
+from emulator import probe_runner
+from emulator.cmdline import parse_ansible_exec_wrapper, parse_powershell_command_line
+from emulator.windows import WindowsHost
+from emulator.wsman import CommandResult
+
+NOT_RECOGNIZED = ("'{name}' is not recognized as an internal or external command,\r\n"
+                  "operable program or batch file.\r\n")
+_STDIN_BOOTSTRAP = re.compile(r"foreach\s*\(\s*\$(\w+)\s+in\s+\$input\s*\).*\[ScriptBlock\]::Create", re.I | re.S)
+_MIN_VERSION = re.compile(r"-lt\s*\[Version\]\s*\"(\d+\.\d+)\"\s*\)\s*\{\s*'([^']*)'", re.I)
+_NEEDS_VERSION = re.compile(r"PowerShell (\d+\.\d+)")
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def _error(message: str, rc: int = 1) -> CommandResult:
+    return CommandResult(rc=rc, stdout=b"", stderr=message.encode("utf-8"))
+
+
+class EmulatedWindows:
+    """The Backend the WS-Management server calls for each command."""
+
+    def __init__(self, model: WindowsHost):
+        self.model = model
+        self.name = model.name
+        self.lock = threading.Lock()
+        self.commands: list[dict[str, t.Any]] = []
+
+    # ---- entry point ------------------------------------------------------------------------
+    def run_command(self, command_line: str, stdin: bytes) -> CommandResult:
+        with self.lock:
+            result = self._run(command_line, stdin)
+            self.commands.append({"command_line": command_line, "stdin_bytes": len(stdin), "rc": result.rc})
+            return result
+
+    def _run(self, command_line: str, stdin: bytes) -> CommandResult:
+        parsed = parse_powershell_command_line(command_line)
+        if not parsed.is_powershell:
+            return _error(NOT_RECOGNIZED.format(name=parsed.executable or command_line.split(" ")[0]))
+        if self.model.powershell is None:
+            return _error(NOT_RECOGNIZED.format(name=parsed.executable))
+        if parsed.error:
+            return _error(parsed.error + "\r\n")
+        script = parsed.script or ""
+        problem = self._script_problem(script)
+        if problem:
+            return _error(problem)
+
+        payload = parse_ansible_exec_wrapper(stdin) if stdin else None
+        if payload is not None:
+            return self._ansible(script, payload)
+        if stdin and _STDIN_BOOTSTRAP.search(script):
+            return self._script(stdin.decode("utf-8", errors="replace"))
+        return self._script(script)
+
+    def _script_problem(self, script: str) -> str | None:
+        """What PowerShell prints when it cannot parse the script, or the host's PowerShell is too old."""
+        from support.ps_grammar import check_powershell  # pylint: disable=import-outside-toplevel
+
+        host_version = _version_tuple(self.model.powershell or "0.0")
+        for finding in check_powershell(script):
+            if finding.rule == "non_ascii":
+                continue
+            needed = _NEEDS_VERSION.search(finding.message)
+            if finding.rule != "syntax" and (not needed or _version_tuple(needed.group(1)) <= host_version):
+                continue
+            return (f"At line:{finding.line} char:{finding.column}\r\n+ {finding.text[:60]}\r\n"
+                    f"{finding.message} (PowerShell {self.model.powershell} on {self.name})\r\n"
+                    "    + CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException\r\n")
+        return None
+
+    # ---- scripts ----------------------------------------------------------------------------
+    def _script(self, script: str) -> CommandResult:
+        problem = self._script_problem(script)
+        if problem:
+            return _error(problem)
+        if probe_runner.is_probe_runner(script):
+            try:
+                output = probe_runner.run(self.model, script)
+            except probe_runner.ScriptError as exc:
+                return _error(f"{exc}\r\n")
+            return CommandResult(rc=0, stdout=output.encode("ascii"))
+        return self._simple(script)
+
+    def _simple(self, script: str) -> CommandResult:
+        """The few one-line commands tests and users type with the raw module."""
+        text = script.strip()
+        lowered = text.lower()
+        if lowered in ("hostname", "$env:computername"):
+            return CommandResult(0, (self.name.upper() + "\r\n").encode())
+        if lowered in ("$psversiontable.psversion.tostring()", "[string]$psversiontable.psversion"):
+            return CommandResult(0, f"{self.model.powershell}\r\n".encode())
+        match = re.fullmatch(r"(?:echo|write-output)\s+'([^']*)'", text, re.I)
+        if match:
+            return CommandResult(0, (match.group(1) + "\r\n").encode())
+        return _error(f"The emulated host {self.name} cannot run this script: {text[:120]!r}\r\n")
+
+    # ---- Ansible modules --------------------------------------------------------------------
+    def _ansible(self, bootstrap: str, payload) -> CommandResult:
+        minimum = _MIN_VERSION.search(bootstrap)
+        if minimum and _version_tuple(self.model.powershell or "0.0") < _version_tuple(minimum.group(1)):
+            return CommandResult(1, (minimum.group(2) + "\r\n").encode())
+        if payload.action != "module_wrapper.ps1":
+            return CommandResult(1, json.dumps({"failed": True, "msg": f"the emulated host does not implement "
+                                                f"{payload.action}"}).encode())
+        module = payload.module_fqcn or payload.module or ""
+        name = module.rsplit(".", 1)[-1]
+        handler = getattr(self, f"_module_{name}", None)
+        if handler is None:
+            answer = {"failed": True, "msg": f"the emulated host {self.name} does not implement the module {module}"}
+            return CommandResult(1, json.dumps(answer).encode())
+        answer = handler(payload.module_args, payload.check_mode)
+        return CommandResult(1 if answer.get("failed") else 0, json.dumps(answer).encode())
+
+    def _module_win_ping(self, args: dict[str, t.Any], check_mode: bool) -> dict[str, t.Any]:
+        data = args.get("data", "pong")
+        if data == "crash":
+            return {"failed": True, "msg": "boom"}
+        return {"changed": False, "ping": data}
+
+    def _module_setup(self, args: dict[str, t.Any], check_mode: bool) -> dict[str, t.Any]:
+        model = self.model
+        product_type = {1: "workstation", 2: "domain_controller", 3: "server"}[model.product_type]
+        installation = model.registry.open(r"SOFTWARE\Microsoft\Windows NT\CurrentVersion").get("InstallationType")
+        uptime = max(0, int((__import__("datetime").datetime.now(model.boot_time.tzinfo) - model.boot_time)
+                            .total_seconds()))
+        facts = {
+            "ansible_os_family": "Windows",
+            "ansible_system": "Win32NT",
+            "ansible_distribution": model.caption,
+            "ansible_distribution_version": f"{model.version}.0",
+            "ansible_distribution_major_version": str(model.major),
+            "ansible_kernel": f"{model.version}.0",
+            "ansible_os_name": model.caption,
+            "ansible_os_product_type": product_type,
+            "ansible_os_installation_type": installation,
+            "ansible_hostname": model.name.upper()[:15],
+            "ansible_fqdn": f"{model.name}.emulated.test",
+            "ansible_powershell_version": int(model.powershell.split(".")[0]) if model.powershell else None,
+            "ansible_architecture": "64-bit" if model.architecture == "AMD64" else "32-bit",
+            "ansible_lastboot": model.boot_time.strftime("%Y-%m-%d %H:%M:%SZ"),
+            "ansible_uptime_seconds": uptime,
+            "ansible_reboot_pending": model.registry.open(
+                r"SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending") is not None,
+            "module_setup": True,
+        }
+        return {"changed": False, "ansible_facts": facts}

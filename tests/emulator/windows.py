@@ -1,0 +1,396 @@
+"""A model of one Windows machine, built from a fixture the way Windows itself lays things out.
+
+The model is what the emulated host "is": a registry (case-insensitive paths and value names,
+REG_DWORD as int, REG_SZ as str, REG_MULTI_SZ as list), WMI classes, services, file versions, a
+PowerShell version and a boot time. A fixture speaks in admin terms (this KB is installed, this
+rollup is pending, this agent runs); ``build_host`` turns that into registry keys, CBS packages
+and QFE rows as Windows would show them:
+
+* a cumulative or monthly rollup appears in CBS as ``Package_for_RollupFix~...~<build>``, never
+  by KB, and in Win32_QuickFixEngineering by KB;
+* other updates appear as ``Package_for_KB<n>~...``;
+* an install-pending package has CurrentState 96 and sets CBS\\RebootPending; QFE lists it already,
+  and on Windows 10 the UBR changes only after the restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import fnmatch
+import pathlib
+import re
+import typing as t
+
+import yaml
+
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
+ROOT_CA_SHA1 = "F40042E2E5F7E8EF8189FED15519AECE42C3BFA2"
+
+CBS_STATE = {"installed": 112, "install_pending": 96, "superseded": 80, "staged": 64, "permanent": 128,
+             "uninstall_pending": 5, "absent": 0}
+CBS = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing"
+CERT_STORES = {
+    "root": r"SOFTWARE\Microsoft\SystemCertificates\ROOT\Certificates",
+    "auth_root": r"SOFTWARE\Microsoft\SystemCertificates\AuthRoot\Certificates",
+    "policy": r"SOFTWARE\Policies\Microsoft\SystemCertificates\Root\Certificates",
+    "enterprise": r"SOFTWARE\Microsoft\EnterpriseCertificates\Root\Certificates",
+}
+SERVICE_START = {"boot": 0, "system": 1, "auto": 2, "manual": 3, "disabled": 4}
+
+# Where each Trend product writes itself on a 64-bit host (32-bit agents live under WOW6432Node).
+AGENT_LAYOUT = {
+    "apex_one": {"display_name": "Trend Micro Apex One Security Agent", "uninstall_key": "OfficeScanNT",
+                 "view": "wow", "registry": r"TrendMicro\PC-cillinNTCorp\CurrentVersion",
+                 "misc_product": "Trend Micro Apex One Security Agent",
+                 "services": ["ntrtscan", "TmListen", "TMBMServer"]},
+    "officescan": {"display_name": "Trend Micro OfficeScan Agent", "uninstall_key": "OfficeScanNT", "view": "wow",
+                   "registry": r"TrendMicro\PC-cillinNTCorp\CurrentVersion",
+                   "misc_product": "Trend Micro OfficeScan Agent", "services": ["ntrtscan", "TmListen", "TMBMServer"]},
+    "wfbs": {"display_name": "Trend Micro Worry-Free Business Security Agent", "uninstall_key": "Wofie", "view": "wow",
+             "registry": r"TrendMicro\Wofie\CurrentVersion", "misc_product": None,
+             "services": ["ntrtscan", "TmListen", "TMBMServer"]},
+    "wfbs_services": {"display_name": "Trend Micro Security Agent", "uninstall_key": "OfficeScanNT", "view": "wow",
+                      "registry": r"TrendMicro\PC-cillinNTCorp\CurrentVersion",
+                      "misc_product": "Trend Micro WFBSH_Agent", "services": ["ntrtscan", "TmListen", "TMBMServer"]},
+    "deep_security_agent": {"display_name": "Trend Micro Deep Security Agent",
+                            "uninstall_key": "{D6F4C7A5-0000-4000-8000-DEEPSECURITY}", "view": "native",
+                            "registry": r"TrendMicro\Deep Security Agent", "misc_product": None,
+                            "services": ["ds_agent", "ds_notifier", "ds_monitor", "Amsp"]},
+}
+
+
+class Denied(Exception):
+    """Access to a registry key or WMI class is denied to the connecting account."""
+
+
+class Hung(Exception):
+    """The call never returns (a broken WMI repository, a locked hive)."""
+
+
+@dataclasses.dataclass
+class RegistryKey:
+    path: str
+    values: dict[str, tuple[str, t.Any]] = dataclasses.field(default_factory=dict)   # lower name -> (name, value)
+
+    def get(self, name: str) -> t.Any:
+        found = self.values.get(name.lower())
+        return found[1] if found else None
+
+    def set(self, name: str, value: t.Any) -> None:
+        self.values[name.lower()] = (name, value)
+
+
+class Registry:
+    """HKLM as a map of key paths; subkeys are derived from the paths."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, RegistryKey] = {}
+        self.denied: list[str] = []
+        self.hung: list[str] = []
+
+    @staticmethod
+    def _norm(path: str) -> str:
+        return path.strip("\\").lower()
+
+    def _guard(self, path: str) -> None:
+        norm = self._norm(path)
+        for prefix in self.denied:
+            if norm == self._norm(prefix) or norm.startswith(self._norm(prefix) + "\\"):
+                raise Denied("Requested registry access is not allowed.")
+        for prefix in self.hung:
+            if norm == self._norm(prefix) or norm.startswith(self._norm(prefix) + "\\"):
+                raise Hung(path)
+
+    def ensure(self, path: str) -> RegistryKey:
+        parts = path.strip("\\").split("\\")
+        for depth in range(1, len(parts) + 1):
+            partial = "\\".join(parts[:depth])
+            self._keys.setdefault(self._norm(partial), RegistryKey(partial))
+        return self._keys[self._norm(path)]
+
+    def set(self, path: str, name: str, value: t.Any) -> None:
+        self.ensure(path).set(name, value)
+
+    def delete_key(self, path: str) -> None:
+        norm = self._norm(path)
+        for key in [k for k in self._keys if k == norm or k.startswith(norm + "\\")]:
+            del self._keys[key]
+
+    def open(self, path: str) -> RegistryKey | None:
+        self._guard(path)
+        return self._keys.get(self._norm(path))
+
+    def subkey_names(self, path: str) -> list[str]:
+        self._guard(path)
+        norm = self._norm(path) + "\\"
+        names = []
+        for key, value in self._keys.items():
+            if key.startswith(norm) and "\\" not in key[len(norm):]:
+                names.append(value.path.rsplit("\\", 1)[-1])
+        return sorted(names, key=str.lower)
+
+
+@dataclasses.dataclass
+class Service:
+    name: str
+    status: str = "Running"     # as ServiceController.Status prints it
+    start: str = "auto"
+
+
+@dataclasses.dataclass
+class WindowsHost:
+    name: str
+    template: str
+    major: int
+    minor: int
+    build: int
+    ubr: int | None
+    architecture: str
+    powershell: str | None        # None: not installed (Server 2008 SP2 out of the box)
+    caption: str
+    product_type: int
+    registry: Registry
+    qfe: list[dict[str, t.Any]]
+    services: dict[str, Service]
+    files: dict[str, str]
+    boot_time: dt.datetime
+    esu_licenses: list[dict[str, t.Any]]
+    wmi_denied: list[str]
+    wmi_hung: list[str]
+    description: str = ""
+    expect: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    inventory: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    connection: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    faults: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return f"{self.major}.{self.minor}.{self.build}"
+
+    @property
+    def is_server(self) -> bool:
+        return self.product_type != 1
+
+    # ---- WMI --------------------------------------------------------------------------------
+    def wmi(self, wmi_class: str, namespace: str = r"root\cimv2") -> list[dict[str, t.Any]]:
+        if namespace.lower() not in (r"root\cimv2", "root/cimv2"):
+            raise LookupError(f"Invalid namespace \"{namespace}\"")
+        lowered = wmi_class.lower()
+        if lowered in (c.lower() for c in self.wmi_denied):
+            raise Denied("Access denied ")
+        if lowered in (c.lower() for c in self.wmi_hung):
+            raise Hung(wmi_class)
+        if lowered == "win32_operatingsystem":
+            return [{"Caption": self.caption, "Version": self.version, "ProductType": self.product_type,
+                     "LastBootUpTime": self.boot_time.strftime("%Y%m%d%H%M%S.000000+000"),
+                     "OSArchitecture": "64-bit" if self.architecture == "AMD64" else "32-bit"}]
+        if lowered == "win32_quickfixengineering":
+            return [dict(row) for row in self.qfe]
+        if lowered == "softwarelicensingproduct":
+            return [dict(row) for row in self.esu_licenses]
+        raise LookupError(f"Invalid class \"{wmi_class}\"")
+
+
+# ---------------------------------------------------------------------------------------------
+# Building a host from a fixture
+# ---------------------------------------------------------------------------------------------
+def _load_yaml(path: pathlib.Path) -> t.Any:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def load_templates() -> dict[str, dict[str, t.Any]]:
+    return _load_yaml(FIXTURES / "os.yml")
+
+
+def _package_version(major: int, minor: int) -> str:
+    return f"{major}.{minor}.1.0"
+
+
+def _add_update(host: WindowsHost, update: dict[str, t.Any]) -> None:
+    kb = str(update["kb"]).upper()
+    if not kb.startswith("KB"):
+        kb = "KB" + kb
+    state = update.get("state", "installed")
+    arch = "amd64" if host.architecture == "AMD64" else "x86"
+    packages = CBS + r"\Packages"
+    if update.get("rollup_build"):
+        package = f"Package_for_RollupFix~31bf3856ad364e35~{arch}~~{update['rollup_build']}"
+    else:
+        package = f"Package_for_{kb}~31bf3856ad364e35~{arch}~~{_package_version(host.major, host.minor)}"
+    if update.get("cbs", True):
+        host.registry.set(f"{packages}\\{package}", "CurrentState", CBS_STATE[state])
+        host.registry.set(f"{packages}\\{package}", "InstallName", package + ".mum")
+    if update.get("qfe", state != "absent"):
+        host.qfe.append({"HotFixID": kb, "Description": update.get("description", "Security Update"),
+                         "InstalledOn": update.get("installed_on", "10/12/2021")})
+    if state == "install_pending":
+        host.registry.ensure(CBS + r"\RebootPending")
+
+
+def _add_agent(host: WindowsHost, product: str, spec: dict[str, t.Any]) -> None:
+    layout = AGENT_LAYOUT[product]
+    prefix = "SOFTWARE\\WOW6432Node\\" if layout["view"] == "wow" and host.architecture == "AMD64" else "SOFTWARE\\"
+    uninstall = prefix + "Microsoft\\Windows\\CurrentVersion\\Uninstall\\" + layout["uninstall_key"]
+    version = str(spec["version"])
+    host.registry.set(uninstall, "DisplayName", spec.get("display_name", layout["display_name"]))
+    host.registry.set(uninstall, "DisplayVersion", version)
+    host.registry.set(uninstall, "Publisher", "Trend Micro Inc.")
+    registry = prefix + layout["registry"]
+    if product == "deep_security_agent":
+        host.registry.set(registry, "InstallationFolder", r"C:\Program Files\Trend Micro\Deep Security Agent" + "\\")
+        host.registry.set(registry, "Version", version)
+    else:
+        host.registry.set(registry, "Application Path", r"C:\Program Files (x86)\Trend Micro\Security Agent" + "\\")
+        if layout["misc_product"]:
+            host.registry.set(registry + r"\Misc.", "ProductName", layout["misc_product"])
+            host.registry.set(registry + r"\Misc.", "TmListen_Ver", version)
+    state = spec.get("service", "running")
+    for name in layout["services"]:
+        if state == "missing" and name == layout["services"][0]:
+            continue
+        status = {"running": "Running", "stopped": "Stopped", "start_pending": "StartPending"}.get(state, "Running")
+        host.services[name] = Service(name, status if name == layout["services"][0] else "Running", "auto")
+
+
+def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[str, t.Any]] | None = None) -> WindowsHost:
+    templates = templates or load_templates()
+    template_name = fixture["os"]
+    template = {**templates[template_name], **(fixture.get("os_overrides") or {})}
+    major, minor, build = (int(part) for part in str(template["version"]).split("."))
+    architecture = template.get("architecture", "AMD64")
+    architecture = {"x64": "AMD64", "x86": "x86"}.get(architecture, architecture)
+    ubr = fixture.get("ubr", template.get("ubr"))
+    product_type = {"WinNT": 1, "LanmanNT": 2, "ServerNT": 3}[template["product_type"]]
+    boot = fixture.get("boot_time", "2026-11-20T03:00:00Z")
+    host = WindowsHost(
+        name=name, template=template_name, major=major, minor=minor, build=build,
+        ubr=int(ubr) if ubr is not None and major == 10 else None, architecture=architecture,
+        powershell=fixture.get("powershell", template.get("powershell")), caption=template["caption"],
+        product_type=product_type, registry=Registry(), qfe=[], services={}, files={},
+        boot_time=dt.datetime.fromisoformat(str(boot).replace("Z", "+00:00")), esu_licenses=[],
+        wmi_denied=list((fixture.get("faults") or {}).get("wmi_denied") or []),
+        wmi_hung=list((fixture.get("faults") or {}).get("wmi_hung") or []),
+        description=fixture.get("description", ""), expect=fixture.get("expect") or {},
+        inventory=fixture.get("inventory") or {}, connection=fixture.get("connection") or {},
+        faults=fixture.get("faults") or {},
+    )
+    registry = host.registry
+    current = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+    registry.set(current, "ProductName", template["product_name"])
+    registry.set(current, "CurrentBuild", str(build))
+    registry.set(current, "CurrentBuildNumber", str(build))
+    registry.set(current, "BuildLabEx", f"{build}.1.{'amd64fre' if architecture == 'AMD64' else 'x86fre'}")
+    registry.set(current, "EditionID", template.get("edition_id", "ServerStandard" if host.is_server else "Professional"))
+    if major == 10:
+        registry.set(current, "CurrentVersion", "6.3")   # Windows 10 keeps 6.3 here for old installers
+        registry.set(current, "CurrentMajorVersionNumber", 10)
+        registry.set(current, "CurrentMinorVersionNumber", 0)
+        registry.set(current, "UBR", host.ubr)
+    else:
+        registry.set(current, "CurrentVersion", f"{major}.{minor}")
+    for key, value_name in (("display_version", "DisplayVersion"), ("release_id", "ReleaseId"),
+                            ("csd_version", "CSDVersion"), ("installation_type", "InstallationType")):
+        if template.get(key):
+            registry.set(current, value_name, str(template[key]))
+    registry.set(r"SYSTEM\CurrentControlSet\Control\ProductOptions", "ProductType", template["product_type"])
+    registry.set(r"SYSTEM\CurrentControlSet\Control\Session Manager\Environment", "PROCESSOR_ARCHITECTURE",
+                 architecture)
+    registry.ensure(CBS + r"\Packages")
+    registry.ensure(r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall")
+    if architecture == "AMD64":
+        registry.ensure(r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall")
+    for store in CERT_STORES.values():
+        registry.ensure(store)
+
+    kernel = f"10.0.{build}.{host.ubr}" if major == 10 else template.get("kernel", f"{major}.{minor}.{build}.0")
+    for update in fixture.get("updates") or []:
+        _add_update(host, update)
+        rollup = update.get("rollup_build")
+        if rollup and major != 10 and update.get("state", "installed") == "installed":
+            candidate = f"{major}.{minor}.{rollup}".rsplit(".", 2)[0]
+            if tuple(int(p) for p in candidate.split(".")) > tuple(int(p) for p in kernel.split(".")):
+                kernel = candidate
+    host.files[r"c:\windows\system32\ntoskrnl.exe"] = kernel
+
+    certificates = fixture.get("certificates") or {}
+    for store, present in certificates.items():
+        if present:
+            registry.set(f"{CERT_STORES[store]}\\{ROOT_CA_SHA1}", "Blob", "(certificate)")
+    if fixture.get("root_auto_update_disabled"):
+        registry.set(r"SOFTWARE\Policies\Microsoft\SystemCertificates\AuthRoot", "DisableRootAutoUpdate", 1)
+    reboot = fixture.get("reboot") or {}
+    if reboot.get("cbs_reboot_pending"):
+        registry.ensure(CBS + r"\RebootPending")
+    if reboot.get("wu_reboot_required"):
+        registry.ensure(r"SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired")
+    if reboot.get("pending_file_rename"):
+        registry.set(r"SYSTEM\CurrentControlSet\Control\Session Manager", "PendingFileRenameOperations",
+                     [r"\??\C:\Windows\Temp\old.dll", ""])
+
+    for service in ("WinRM", "wuauserv", "TrustedInstaller", "Winmgmt"):
+        host.services[service] = Service(service, "Running" if service != "TrustedInstaller" else "Stopped",
+                                         "auto" if service != "TrustedInstaller" else "manual")
+    for agent in fixture.get("agents") or []:
+        _add_agent(host, agent["product"], agent)
+    for service in host.services.values():
+        registry.set(f"SYSTEM\\CurrentControlSet\\Services\\{service.name}", "Start", SERVICE_START[service.start])
+    for licence in fixture.get("esu_licenses") or []:
+        host.esu_licenses.append({"Name": licence.get("name", "Windows(R), Server-ESU-Year3 add-on"),
+                                  "ID": licence.get("id", "8e7bfb1e-acc1-4f56-abae-b80fce56cd4b"),
+                                  "LicenseStatus": licence.get("license_status", 1),
+                                  "Description": "Windows(R) Operating System, ESU add-on",
+                                  "PartialProductKey": licence.get("partial_product_key", "XXXXX")})
+    faults = fixture.get("faults") or {}
+    registry.denied.extend(faults.get("registry_denied") or [])
+    registry.hung.extend(faults.get("registry_hung") or [])
+    return host
+
+
+def load_fleet(names: t.Iterable[str] | None = None) -> list[WindowsHost]:
+    """Every host fixture (or the named ones), in name order."""
+    templates = load_templates()
+    wanted = set(names) if names is not None else None
+    hosts = []
+    for path in sorted((FIXTURES / "hosts").glob("*.yml")):
+        name = path.stem
+        if wanted is not None and name not in wanted:
+            continue
+        hosts.append(build_host(name, _load_yaml(path), templates))
+    if wanted is not None and len(hosts) != len(wanted):
+        missing = wanted - {host.name for host in hosts}
+        raise KeyError(f"no fixture for {', '.join(sorted(missing))}")
+    return hosts
+
+
+def like(text: str, pattern: str) -> bool:
+    """PowerShell -like: case-insensitive wildcards."""
+    return fnmatch.fnmatchcase(text.lower(), pattern.lower())
+
+
+_WQL_CLAUSE = re.compile(r"^\s*(\w+)\s+(?:(LIKE)\s+'([^']*)'|(IS\s+NOT\s+NULL)|(IS\s+NULL)|(=)\s*'([^']*)')\s*$", re.I)
+
+
+def wql_match(row: dict[str, t.Any], condition: str) -> bool:
+    """The WHERE clauses the collection sends: Prop LIKE '%x%', Prop IS [NOT] NULL, Prop = 'x', joined by AND."""
+    if not condition.strip():
+        return True
+    for clause in re.split(r"\s+AND\s+", condition, flags=re.I):
+        match = _WQL_CLAUSE.match(clause)
+        if not match:
+            raise ValueError("Invalid query ")
+        value = row.get(match.group(1))
+        if match.group(2):
+            pattern = re.escape(match.group(3)).replace("%", ".*").replace("_", ".")
+            if value is None or not re.fullmatch(pattern, str(value), re.I):
+                return False
+        elif match.group(4):
+            if value is None:
+                return False
+        elif match.group(5):
+            if value is not None:
+                return False
+        elif str(value).lower() != match.group(7).lower():
+            return False
+    return True
