@@ -230,18 +230,18 @@ PRODUCTS: tuple[Product, ...] = (
     Product("Windows 2000", 5, 0, 2195, None, "legacy_5x", ("windows 2000", "windows server 2000", "win2k")),
     Product("Windows XP", 5, 1, 2600, False, "legacy_5x", ("windows xp",)),
     Product("Windows Server 2003", 5, 2, 3790, True, "legacy_5x", ("windows server 2003", "windows 2003",
-                                                                    "windows server 2003 r2")),
+                                                                   "windows server 2003 r2")),
     Product("Windows XP Professional x64", 5, 2, 3790, False, "legacy_5x", ("windows xp x64",)),
     Product("Windows Vista", 6, 0, 6002, False, "vista", ("windows vista",)),
     Product("Windows Server 2008", 6, 0, 6003, True, "ws2008", ("windows server 2008", "windows 2008")),
     Product("Windows 7", 6, 1, 7601, False, "win7_2008r2", ("windows 7",)),
     Product("Windows Server 2008 R2", 6, 1, 7601, True, "win7_2008r2", ("windows server 2008 r2",
-                                                                         "windows 2008 r2")),
+                                                                        "windows 2008 r2")),
     Product("Windows 8", 6, 2, 9200, False, "win8", ("windows 8",)),
     Product("Windows Server 2012", 6, 2, 9200, True, "ws2012", ("windows server 2012", "windows 2012")),
     Product("Windows 8.1", 6, 3, 9600, False, "win81_2012r2", ("windows 8.1",)),
     Product("Windows Server 2012 R2", 6, 3, 9600, True, "win81_2012r2", ("windows server 2012 r2",
-                                                                          "windows 2012 r2")),
+                                                                         "windows 2012 r2")),
     Product("Windows 10 1507", 10, 0, 10240, False, "win10_1507", ("windows 10 ltsb 2015",), "1507"),
     Product("Windows 10 1511", 10, 0, 10586, False, "win10_no_path", (), "1511"),
     Product("Windows 10 1607", 10, 0, 14393, False, "ws2016", ("windows 10 ltsb 2016",), "1607"),
@@ -251,7 +251,7 @@ PRODUCTS: tuple[Product, ...] = (
     Product("Windows 10 1803", 10, 0, 17134, None, "win10_no_path", ("windows server 1803",), "1803"),
     Product("Windows 10 1809", 10, 0, 17763, False, "ws2019", ("windows 10 ltsc 2019",), "1809"),
     Product("Windows Server 2019", 10, 0, 17763, True, "ws2019", ("windows server 2019", "windows 2019",
-                                                                   "windows server 1809"), "1809"),
+                                                                  "windows server 1809"), "1809"),
     Product("Windows 10 1903", 10, 0, 18362, None, "win10_no_path", ("windows server 1903",), "1903"),
     Product("Windows 10 1909", 10, 0, 18363, None, "win10_1909", ("windows server 1909",), "1909"),
     Product("Windows 10 2004", 10, 0, 19041, None, "win10_2004_21h1", ("windows server 2004",), "2004"),
@@ -260,7 +260,7 @@ PRODUCTS: tuple[Product, ...] = (
     Product("Windows 10 21H2", 10, 0, 19044, False, "win10_21h2", ("windows 10 ltsc 2021",), "21H2"),
     Product("Windows 10 22H2", 10, 0, 19045, False, "win10_22h2", (), "22H2"),
     Product("Windows Server 2022", 10, 0, 20348, True, "ws2022", ("windows server 2022", "windows 2022",
-                                                                   "azure stack hci 21h2"), "21H2"),
+                                                                  "azure stack hci 21h2"), "21H2"),
     Product("Windows 11 21H2", 10, 0, 22000, False, "win11_and_later", (), "21H2"),
     Product("Windows 11 22H2", 10, 0, 22621, False, "win11_and_later", (), "22H2"),
     Product("Windows 11 23H2", 10, 0, 22631, False, "win11_and_later", (), "23H2"),
@@ -313,7 +313,6 @@ TREND_PRODUCTS: tuple[TrendProduct, ...] = (
                  "KA-0013656: Deep Security Manager itself is not affected",
                  "manage it from a Deep Security Manager released before January 2023"),
 )
-
 
 
 class CatalogError(ValueError):

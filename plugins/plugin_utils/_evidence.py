@@ -60,8 +60,8 @@ def parse_runner_output(rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
             detail = error_text or (stdout or "").strip() or "no output"
             raise RunnerOutputError(f"the probe script failed (rc={rc}): {detail[:2000]}")
         if not lines:
-            raise RunnerOutputError("the probe script printed nothing" + (f"; stderr: {error_text[:2000]}"
-                                                                         if error_text else ""))
+            suffix = f"; stderr: {error_text[:2000]}" if error_text else ""
+            raise RunnerOutputError("the probe script printed nothing" + suffix)
         if stdout.lstrip().startswith("#< CLIXML"):
             raise RunnerOutputError("the probe script printed CLIXML instead of JSON")
         raise RunnerOutputError(f"the probe script's output is not JSON: {lines[0][:200]!r}")

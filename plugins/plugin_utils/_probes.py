@@ -120,8 +120,8 @@ def build_probes(subsets: t.Iterable[str]) -> list[dict[str, t.Any]]:
         probes += [
             _probe("hotfixes.qfe", "wmi", namespace=r"root\cimv2", wmi_class="Win32_QuickFixEngineering",
                    wmi_filter="", limit=MAX_ITEMS, properties=["HotFixID", "Description", "InstalledOn"]),
-            _probe("hotfixes.cbs", "reg_subkeys", path=CBS + r"\Packages", like=["Package_for_KB*",
-                                                                               "Package_for_RollupFix*"],
+            _probe("hotfixes.cbs", "reg_subkeys", path=CBS + r"\Packages",
+                   like=["Package_for_KB*", "Package_for_RollupFix*"],
                    values=["CurrentState"], where_value="", where_like=[], limit=MAX_ITEMS),
         ]
     if "certificates" in chosen:

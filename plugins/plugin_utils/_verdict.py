@@ -547,4 +547,3 @@ def required_kb(os: WindowsVersion, rollup: str = "monthly", policy_21h2: str = 
     if row.kind == UBR:
         return t.cast(str, row.kb)
     return t.cast(str, row.monthly_rollup if rollup == "monthly" else row.security_only)
-

@@ -231,8 +231,9 @@ def test_windows_11_reporting_windows_10():
 
 
 # ---- ESU --------------------------------------------------------------------------------
-@pytest.mark.parametrize("version, installation_type", [("6.1.7601", "Server"), ("6.1.7601", "Client"),
-                                                       ("6.0.6003", "Server")])
+@pytest.mark.parametrize("version, installation_type", [
+    ("6.1.7601", "Server"), ("6.1.7601", "Client"), ("6.0.6003", "Server"),
+])
 @pytest.mark.parametrize("esu, status, esu_text", [
     (False, "needs_esu", "can no longer be bought"),
     (None, "needs_kb", "whether this host is licensed is not known"),
