@@ -72,6 +72,7 @@ e2e: setup
 
 docs-check: setup
 	$(BIN)/python scripts/check-docs
+	$(BIN)/python scripts/render-catalog-doc --check
 
 changelog-lint: setup
 	$(BIN)/antsibull-changelog lint

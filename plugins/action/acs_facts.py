@@ -10,6 +10,7 @@ which current ansible-core cannot run modules on, are gathered too.
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 
@@ -96,6 +97,7 @@ class ActionModule(ActionBase):
 
         facts = build_facts(document, probes, subsets, inventory)
         facts["elapsed_seconds"] = elapsed
+        facts["gathered_at"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         warnings = subset_warnings + warnings_for(facts["errors"])
         if warnings:
             result["warnings"] = warnings

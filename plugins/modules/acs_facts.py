@@ -57,6 +57,10 @@ options:
       - Whether the host cannot reach Windows Update (air-gapped), so it cannot fetch the root certificate
         on demand. Defaults to the host variable C(acs_offline).
     type: bool
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.facts
 attributes:
   check_mode:
     support: full
@@ -66,6 +70,12 @@ attributes:
     platforms: windows
     support: full
   action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  facts:
     support: full
 notes:
   - Tested over the C(winrm) connection (Basic, NTLM with and without message encryption, HTTPS). It uses only
@@ -154,6 +164,10 @@ ansible_facts:
           returned: always
           type: list
           elements: dict
+        gathered_at:
+          description: When the evidence was gathered (UTC, ISO 8601), useful with fact caching.
+          returned: always
+          type: str
         runner:
           description: The probe runner's protocol, the host's PowerShell version and the time the probes took.
           returned: always

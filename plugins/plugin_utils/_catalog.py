@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import typing as t
 from dataclasses import dataclass, field, fields, replace
@@ -462,6 +463,23 @@ def _apply_overrides(base: Catalog, overrides: t.Mapping[str, t.Any]) -> Catalog
 
     return replace(base, rows=tuple(rows[row.id] for row in base.rows), overrides_applied=tuple(applied),
                    _by_id={})
+
+
+@lru_cache(maxsize=1)
+def collection_version() -> str | None:
+    """The collection's version: MANIFEST.json when installed from a tarball, galaxy.yml in a checkout."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        with open(os.path.join(root, "MANIFEST.json"), encoding="utf-8") as handle:
+            return json.load(handle)["collection_info"]["version"]
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        with open(os.path.join(root, "galaxy.yml"), encoding="utf-8") as handle:
+            match = re.search(r"^version:\s*['\"]?([^'\"\s]+)", handle.read(), re.M)
+            return match.group(1) if match else None
+    except OSError:
+        return None
 
 
 @lru_cache(maxsize=32)
