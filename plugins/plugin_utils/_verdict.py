@@ -276,10 +276,15 @@ def _agents(evidence: t.Mapping[str, t.Any], catalog: Catalog, status: str, os: 
     return result
 
 
+PRODUCT_IDS = frozenset(product.id for product in DEFAULT_CATALOG.trend_products)
+
+
 def identify_product(text: t.Any) -> str | None:
     """Map a product name or id as hosts and users write it to a catalog product id."""
     if not isinstance(text, str):
         return None
+    if text.strip().lower() in PRODUCT_IDS:
+        return text.strip().lower()
     value = text.strip().lower().replace("-", " ").replace("_", " ")
     if not value:
         return None

@@ -323,6 +323,15 @@ AGENTS = [
 ]
 
 
+@pytest.mark.parametrize("product", ["apex_one", "apex_one_saas", "officescan", "wfbs", "wfbs_services",
+                                     "deep_security_agent"])
+def test_product_ids_are_recognised_as_themselves(product):
+    # acs_facts reports agents by catalog id; the verdict must recognise its own ids.
+    verdict = evaluate(record("10.0.17763.2237", "Server", agents=[{"product": product, "version": "20.0.0.1"}]))
+    assert verdict["agents"][0]["product"] == product
+    assert verdict["agents"][0]["name"].startswith("Trend Micro")
+
+
 @pytest.mark.parametrize("agent, product, affected", AGENTS)
 def test_trend_products(agent, product, affected):
     unready = evaluate(record("6.3.9600", "Server", hotfixes=[], agents=[agent]))
