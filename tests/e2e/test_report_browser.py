@@ -1,0 +1,452 @@
+"""The HTML report in a real headless Chromium: it renders, filters, sorts, expands and stays offline.
+
+Chromium is driven through the DevTools protocol over a pipe (``--remote-debugging-pipe``) with the
+standard library only: no driver package to pin, and no debugging port open on the machine. Every
+request the page makes is both observed (Network domain) and intercepted (Fetch domain: anything
+that is not the report file itself is failed and recorded), so a stray fetch cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import threading
+import time
+import typing as t
+
+import pytest
+
+from ansible_collections.codesign.windows.plugins.plugin_utils import _report
+
+DATA = pathlib.Path(__file__).resolve().parents[1] / "unit" / "plugins" / "plugin_utils" / "data" / "report_records.json"
+RUN = {"run_id": "browser-test", "generated_at": "2026-11-22T03:10:00Z", "policy_21h2": "strict", "gate_mode": "enforce",
+       "catalog_version": "2026.11.22", "collection_version": "0.1.0", "playbook": "site.yml"}
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-extensions", "--disable-default-apps", "--mute-audio", "--window-size=1400,1000")
+TIMEOUT = 30.0
+
+
+def _find_chromium() -> str | None:
+    candidates = [os.environ.get("CHROMIUM_BINARY", ""), "/usr/bin/chromium"]
+    candidates += [shutil.which(name) or "" for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")]
+    return next((path for path in candidates if path and os.path.isfile(path) and os.access(path, os.X_OK)), None)
+
+
+CHROMIUM = _find_chromium()
+if CHROMIUM is None:
+    pytest.skip("no Chromium binary found (install the Debian package chromium: scripts/system-deps)",
+                allow_module_level=True)
+
+
+class DevToolsError(AssertionError):
+    pass
+
+
+class Browser:
+    """One Chromium process spoken to over fds 3 (commands in) and 4 (replies out)."""
+
+    def __init__(self, binary: str, profile: pathlib.Path) -> None:
+        commands_read, self._commands = os.pipe()
+        self._replies, replies_write = os.pipe()
+
+        def place_pipes() -> None:
+            # Fresh copies first, so that dup2 onto 3 and 4 cannot close a pipe end still needed.
+            command_end, reply_end = os.dup(commands_read), os.dup(replies_write)
+            os.dup2(command_end, 3)
+            os.dup2(reply_end, 4)
+
+        self.process = subprocess.Popen(  # pylint: disable=consider-using-with,subprocess-popen-preexec-fn
+            [binary, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=place_pipes, pass_fds=(3, 4))
+        os.close(commands_read)
+        os.close(replies_write)
+        self._lock = threading.Lock()
+        self._ready = threading.Condition()
+        self._replies_by_id: dict[int, dict] = {}
+        self._next_id = 0
+        self.events: list[dict] = []
+        self.page_urls: set[str] = set()
+        self._closed = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        buffer = b""
+        while True:
+            try:
+                chunk = os.read(self._replies, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with self._ready:
+                    self._closed = True
+                    self._ready.notify_all()
+                return
+            buffer += chunk
+            while b"\0" in buffer:
+                raw, buffer = buffer.split(b"\0", 1)
+                self._dispatch(json.loads(raw))
+
+    def _dispatch(self, message: dict) -> None:
+        if "id" in message:
+            with self._ready:
+                self._replies_by_id[message["id"]] = message
+                self._ready.notify_all()
+            return
+        with self._ready:
+            self.events.append(message)
+            self._ready.notify_all()
+        if message.get("method") == "Fetch.requestPaused":
+            # Only the report itself may load; everything else is refused (and stays in self.events).
+            params = message["params"]
+            if params["request"]["url"] in self.page_urls:
+                self.send("Fetch.continueRequest", {"requestId": params["requestId"]}, message.get("sessionId"))
+            else:
+                self.send("Fetch.failRequest", {"requestId": params["requestId"], "errorReason": "BlockedByClient"},
+                          message.get("sessionId"))
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None) -> int:
+        with self._lock:
+            self._next_id += 1
+            message = {"id": self._next_id, "method": method, "params": params or {}}
+            if session:
+                message["sessionId"] = session
+            os.write(self._commands, json.dumps(message).encode() + b"\0")
+            return self._next_id
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        message_id = self.send(method, params, session)
+        deadline = time.monotonic() + TIMEOUT
+        with self._ready:
+            while message_id not in self._replies_by_id:
+                if self._closed or not self._ready.wait(deadline - time.monotonic()):
+                    raise DevToolsError(f"{method}: no reply from Chromium")
+            reply = self._replies_by_id.pop(message_id)
+        if "error" in reply:
+            raise DevToolsError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def wait_event(self, method: str, session: str, start: int = 0) -> dict:
+        deadline = time.monotonic() + TIMEOUT
+        with self._ready:
+            while True:
+                for event in self.events[start:]:
+                    if event.get("method") == method and event.get("sessionId") == session:
+                        return event
+                if self._closed or not self._ready.wait(deadline - time.monotonic()):
+                    raise DevToolsError(f"no {method} event")
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close")
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait(timeout=10)
+        os.close(self._commands)
+        self._reader.join(timeout=10)
+        if not self._reader.is_alive():
+            os.close(self._replies)
+
+
+class Page:
+    """One tab showing one file, with what it logged, threw and requested."""
+
+    def __init__(self, browser: Browser, path: pathlib.Path, javascript: bool = True) -> None:
+        self.browser = browser
+        self.url = path.resolve().as_uri()
+        browser.page_urls.add(self.url)
+        target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log", "Network", "DOM"):
+            self.call(f"{domain}.enable")
+        self.call("Fetch.enable", {"patterns": [{"urlPattern": "*"}]})
+        if not javascript:
+            self.call("Emulation.setScriptExecutionDisabled", {"value": True})
+        start = len(browser.events)
+        self.call("Page.navigate", {"url": self.url})
+        browser.wait_event("Page.loadEventFired", self.session, start)
+
+    def call(self, method: str, params: dict | None = None) -> dict:
+        return self.browser.call(method, params, self.session)
+
+    def events(self, *methods: str) -> list[dict]:
+        return [event for event in list(self.browser.events)
+                if event.get("sessionId") == self.session and event.get("method") in methods]
+
+    def errors(self) -> list[str]:
+        found = [json.dumps(event["params"]["exceptionDetails"])[:500] for event in self.events("Runtime.exceptionThrown")]
+        found += [event["params"]["entry"]["text"] for event in self.events("Log.entryAdded")
+                  if event["params"]["entry"]["level"] == "error"]
+        found += [json.dumps(event["params"]["args"])[:500] for event in self.events("Runtime.consoleAPICalled")
+                  if event["params"]["type"] in ("error", "assert")]
+        return found
+
+    def requested_urls(self) -> list[str]:
+        urls = [event["params"]["request"]["url"] for event in self.events("Network.requestWillBeSent", "Fetch.requestPaused")]
+        return urls + [event["params"]["url"] for event in self.events("Network.webSocketCreated")]
+
+    def evaluate(self, expression: str) -> t.Any:
+        reply = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        if "exceptionDetails" in reply:
+            raise DevToolsError(f"{expression}: {reply['exceptionDetails']}")
+        return reply["result"].get("value")
+
+    def wait_for(self, expression: str) -> t.Any:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise DevToolsError(f"still false: {expression}")
+            time.sleep(0.05)
+
+    def click(self, selector: str) -> None:
+        """A real mouse click in the middle of the element."""
+        x, y = self.evaluate(f"""(() => {{
+            const node = document.querySelector({json.dumps(selector)});
+            node.scrollIntoView({{block: "center"}});
+            const box = node.getBoundingClientRect();
+            return [box.x + box.width / 2, box.y + box.height / 2];
+        }})()""")
+        self.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+    def type(self, selector: str, text: str, replace: bool = False) -> None:
+        """Key by key, as a person types; ``replace`` selects what the box holds first."""
+        self.click(selector)
+        if replace:
+            self.evaluate(f"document.querySelector({json.dumps(selector)}).select()")
+        for char in text:
+            self.call("Input.dispatchKeyEvent", {"type": "keyDown", "key": char, "text": char, "unmodifiedText": char})
+            self.call("Input.dispatchKeyEvent", {"type": "keyUp", "key": char})
+
+    def visible_hosts(self) -> list[str]:
+        return self.evaluate("Array.from(document.querySelectorAll('#hosts tbody tr:not(.detail)'))"
+                             ".filter(row => !row.hidden && row.offsetParent !== null)"
+                             ".map(row => row.cells[1].textContent)")
+
+    def close(self) -> None:
+        self.browser.call("Target.closeTarget", {"targetId": self.call("Target.getTargetInfo")["targetInfo"]["targetId"]})
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    chromium = Browser(CHROMIUM, tmp_path_factory.mktemp("chromium-profile"))
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def records():
+    return json.loads(DATA.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def report_file(records, tmp_path_factory):
+    paths = _report.write_reports(_report.build_document(records, RUN), tmp_path_factory.mktemp("report"), formats=("html",))
+    return pathlib.Path(paths["html"])
+
+
+@pytest.fixture
+def page(browser, report_file):
+    opened = Page(browser, report_file)
+    yield opened
+    assert opened.errors() == [], "the page logged errors or threw"
+    assert set(opened.requested_urls()) <= {opened.url}, "the page tried to reach beyond its own file"
+    opened.close()
+
+
+def _hosts_where(records, predicate) -> set[str]:
+    return {record["host"] for record in records if predicate(record)}
+
+
+def test_renders_chart_and_every_host(page, records):
+    assert page.evaluate("document.title") == "ACS readiness: 24 of 54 hosts ready"
+    assert sorted(page.visible_hosts()) == sorted(record["host"] for record in records)
+    assert page.evaluate("document.querySelectorAll('#hosts tbody tr').length") == 54
+    bars = page.evaluate("Array.from(document.querySelectorAll('#status-chart rect.bar'))"
+                         ".map(bar => [bar.dataset.status, bar.getBoundingClientRect().width])")
+    assert len(bars) == len(_report.STATUS_ORDER)
+    widths = dict(bars)
+    assert widths["ready"] > widths["needs_kb"] > widths["needs_esu"] > 0   # 24 > 11 > 2 hosts
+    assert page.evaluate("document.getElementById('shown').textContent") == "54 of 54 hosts match"
+    # Attention first: the stopped agent service, then the hosts that could not be checked.
+    assert page.visible_hosts()[:2] == ["win7-noesu", "fault-badcreds"]
+
+
+def test_filter_box_keeps_only_matching_hosts(page, records):
+    page.type("#filter", "w2012r2")
+    expected = _hosts_where(records, lambda record: "w2012r2" in record["host"])
+    page.wait_for(f"document.getElementById('shown').textContent === '{len(expected)} of 54 hosts match'")
+    assert set(page.visible_hosts()) == expected and len(expected) == 10
+
+    page.type("#filter", "server 2022", replace=True)
+    expected = _hosts_where(records, lambda record: "Server 2022" in ((record["verdict"] or {}).get("os") or {}).get("name", ""))
+    page.wait_for(f"document.getElementById('shown').textContent === '{len(expected)} of 54 hosts match'")
+    assert set(page.visible_hosts()) == expected == {"w2022-current", "w2022-old"}
+
+
+def test_status_selector_shows_only_that_status(page, records):
+    def choose(value: str) -> None:
+        page.click("#status-filter")
+        page.evaluate(f"""(() => {{
+            const select = document.getElementById('status-filter');
+            select.value = {json.dumps(value)};
+            select.dispatchEvent(new Event('change', {{bubbles: true}}));
+        }})()""")
+
+    choose("needs_kb")
+    assert set(page.visible_hosts()) == _hosts_where(records, lambda record: record["status"] == "needs_kb")
+    assert len(page.visible_hosts()) == 11
+    choose("unreachable")
+    assert set(page.visible_hosts()) == _hosts_where(records, lambda record: record["status"] == "unreachable")
+    choose("attention")
+    assert set(page.visible_hosts()) == _hosts_where(records, lambda record: record["status"] != "ready")
+    choose("")
+    assert len(page.visible_hosts()) == 54
+
+
+def test_status_filter_and_text_filter_combine(page, records):
+    page.evaluate("document.getElementById('status-filter').value = 'ready';"
+                  "document.getElementById('status-filter').dispatchEvent(new Event('change'))")
+    page.type("#filter", "w2019")
+    expected = _hosts_where(records, lambda record: record["status"] == "ready" and "w2019" in record["host"])
+    page.wait_for(f"document.getElementById('shown').textContent === '{len(expected)} of 54 hosts match'")
+    assert set(page.visible_hosts()) == expected and len(expected) == 3
+
+
+def test_clicking_a_header_sorts(page):
+    before = page.visible_hosts()
+    page.click("#hosts thead th:nth-child(2)")
+    ascending = page.visible_hosts()
+    assert ascending != before and sorted(ascending) == sorted(before)
+    assert page.evaluate("""(() => {
+        const names = Array.from(document.querySelectorAll('#hosts tbody tr')).map(row => row.cells[1].textContent);
+        const collator = new Intl.Collator(undefined, {numeric: true, sensitivity: 'base'});
+        return names.every((name, index) => index === 0 || collator.compare(names[index - 1], name) <= 0);
+    })()""")
+    assert ascending[0] == "fault-badcreds" and ascending[-1] == "win81-ready"   # win7 < win10 < win81: numeric
+    assert page.evaluate("document.querySelector('#hosts thead th:nth-child(2)').getAttribute('aria-sort')") == "ascending"
+
+    page.click("#hosts thead th:nth-child(2)")
+    assert page.visible_hosts() == list(reversed(ascending))
+
+    page.click("#hosts thead th:nth-child(3)")   # status: most serious first
+    statuses = page.evaluate("Array.from(document.querySelectorAll('#hosts tbody tr')).map(row => row.dataset.status)")
+    assert statuses == sorted(statuses, key=_report.STATUS_ORDER.index)
+    assert statuses[0] == "unreachable" and statuses[-1] == "ready"
+
+
+def test_host_detail_expands_with_catalog_links(page):
+    page.click("#hosts tbody tr[data-status='needs_kb'] td.host")
+    detail = page.wait_for("(() => { const row = document.querySelector('#hosts tr.detail'); return row && {"
+                           "host: row.previousElementSibling.cells[1].textContent, text: row.textContent,"
+                           "links: Array.from(row.querySelectorAll('a')).map(a => a.href)}; })()")
+    assert "Windows update needed" in detail["text"] and "What to do" in detail["text"]
+    assert detail["links"] and all(link.startswith("https://www.catalog.update.microsoft.com/") for link in detail["links"])
+    # The detail row travels with its host when the table is sorted.
+    page.click("#hosts thead th:nth-child(2)")
+    assert page.evaluate("document.querySelector('#hosts tr.detail').previousElementSibling.cells[1].textContent") == detail["host"]
+    page.click("#hosts tr.open td.host")
+    assert page.evaluate("document.querySelectorAll('#hosts tr.detail').length") == 0
+
+
+def test_copyable_host_lists(page, records):
+    lists = page.evaluate("Object.fromEntries(Array.from(document.querySelectorAll('textarea'))"
+                          ".map(area => [area.id, area.value.split('\\n').filter(Boolean)]))")
+    apex = [key for key, value in lists.items() if "w2016-ready" in value]
+    assert apex and "win7-noesu" in lists[apex[0].replace("-ready", "-not-ready")]
+    assert set(lists["not-assessed"]) == _hosts_where(records, lambda record: record["status"] in ("unreachable", "failed"))
+    held = [host for key, value in lists.items() if key.startswith("hold-back-") for host in value]
+    assert sorted(held) == sorted(_hosts_where(records, lambda record: record["status"] in ("no_patch_path", "needs_esu")))
+
+    page.browser.call("Browser.grantPermissions", {"permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    page.click(f"button[data-copy='{apex[0]}'][data-separator]")
+    page.wait_for(f"document.querySelector(\"button[data-copy='{apex[0]}'][data-separator]\").textContent === 'Copied'")
+    assert page.evaluate("navigator.clipboard.readText()") == ",".join(lists[apex[0]])
+
+
+def test_no_network_request_is_attempted(page):
+    # Give late loaders (fonts, images, prefetch) a moment, then look at every request the tab made.
+    time.sleep(0.5)
+    assert page.evaluate("performance.getEntriesByType('resource').length") == 0
+    assert set(page.requested_urls()) <= {page.url}
+    assert page.evaluate("document.querySelectorAll('link, img, iframe, object, embed, script[src]').length") == 0
+
+
+def test_chart_and_table_need_no_javascript(browser, report_file):
+    static = Page(browser, report_file, javascript=False)
+    try:
+        root = static.call("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+
+        def count(selector: str) -> int:
+            return len(static.call("DOM.querySelectorAll", {"nodeId": root, "selector": selector})["nodeIds"])
+
+        assert count("#status-chart rect.bar") == len(_report.STATUS_ORDER)
+        assert count("#hosts tbody tr") == 54
+        assert static.errors() == []
+    finally:
+        static.close()
+
+
+def test_injected_markup_is_shown_as_text_and_never_runs(browser, records, tmp_path):
+    hostile = copy.deepcopy(next(record for record in records if record["status"] == "needs_kb"))
+    hostile["host"] = "<script>window.injected = 1</script>"
+    hostile["verdict"]["reasons"] = ['<img src="x" onerror="window.injected = 2">', "</script><script>window.injected = 3</script>"]
+    hostile["verdict"]["kb_details"][0]["url"] = "javascript:window.injected = 4"
+    hostile["error"] = "<b onmouseover=alert(1)>bold</b>"
+    document = _report.build_document([hostile, *records[:3]], RUN)
+    path = pathlib.Path(_report.write_reports(document, tmp_path, formats=("html",))["html"])
+    hostile_page = Page(browser, path)
+    try:
+        cell = "Array.from(document.querySelectorAll('#hosts td.host')).find(cell => cell.textContent.startsWith('<script>'))"
+        assert hostile_page.evaluate(f"{cell}.textContent") == hostile["host"]
+        hostile_page.evaluate(f"{cell}.click()")
+        detail = hostile_page.wait_for("document.querySelector('#hosts tr.detail') && document.querySelector('#hosts tr.detail').textContent")
+        assert '<img src="x" onerror="window.injected = 2">' in detail
+        assert "<b onmouseover=alert(1)>bold</b>" in detail
+        assert hostile_page.evaluate("typeof window.injected") == "undefined"
+        assert hostile_page.evaluate("document.querySelectorAll('img, [onmouseover], [onerror], a[href^=javascript]').length") == 0
+        assert hostile_page.evaluate("document.querySelectorAll('script').length") == 3   # status order, details, code
+        assert hostile_page.errors() == []
+    finally:
+        hostile_page.close()
+
+
+def test_ten_thousand_hosts_stay_usable(browser, records, tmp_path):
+    fleet = [{**record, "host": f"{record['host']}-{number:05d}"}
+             for number in range(10_000 // len(records) + 1) for record in records][:10_000]
+    path = pathlib.Path(_report.write_reports(_report.build_document(fleet, RUN), tmp_path, formats=("html",))["html"])
+    started = time.monotonic()
+    big = Page(browser, path)
+    try:
+        loaded = time.monotonic() - started
+        assert big.evaluate("document.getElementById('shown').textContent") == "10000 of 10000 hosts match"
+        assert len(big.visible_hosts()) == 250   # one page is laid out at a time
+        timings = big.evaluate("""(() => {
+            const time = action => { const start = performance.now(); action(); document.body.offsetHeight; return performance.now() - start; };
+            const status = document.getElementById('status-filter');
+            return {
+                sort: time(() => document.querySelector('#hosts thead th:nth-child(2)').click()),
+                status: time(() => { status.value = 'needs_kb'; status.dispatchEvent(new Event('change')); }),
+            };
+        })()""")
+        assert big.evaluate("document.getElementById('shown').textContent") == "2035 of 10000 hosts match"
+        started = time.monotonic()
+        big.type("#filter", "w2019-2209")
+        big.wait_for("document.getElementById('shown').textContent === '185 of 10000 hosts match'")
+        typed = time.monotonic() - started
+        # Generous bounds: a shared CI machine is slow, a desktop is several times faster.
+        assert loaded < 30 and typed < 15 and timings["sort"] < 5000 and timings["status"] < 5000, (loaded, typed, timings)
+        assert big.errors() == []
+    finally:
+        big.close()

@@ -1,0 +1,505 @@
+"""The report writers: one document from host records, and the JSON, CSV, HTML and Markdown made from it."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import datetime
+import io
+import json
+import os
+import pathlib
+import re
+import stat
+import time
+
+import pytest
+
+from ansible_collections.codesign.windows.plugins.plugin_utils import _report
+from ansible_collections.codesign.windows.plugins.plugin_utils._report import (
+    CSV_COLUMNS,
+    REPORT_SCHEMA_VERSION,
+    STATUS_ORDER,
+    build_document,
+    read_previous,
+    render_csv,
+    render_html,
+    render_json,
+    render_markdown,
+    write_reports,
+)
+
+DATA = pathlib.Path(__file__).parent / "data" / "report_records.json"
+RUN = {"run_id": "run-1", "generated_at": "2026-11-22T03:10:00Z", "policy_21h2": "strict", "gate_mode": "enforce",
+       "catalog_version": "2026.11.22", "collection_version": "0.1.0", "playbook": "site.yml", "awx_job_id": 42}
+NOT_ASSESSED = ("unreachable", "failed")
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return json.loads(DATA.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def sample_document(sample):
+    return build_document(sample, RUN)
+
+
+def agent(product="apex_one", state="running", safe=True, advice=("Ready for ACS-signed agent builds",), version="14.0.0.12526"):
+    return {"product": product, "name": f"Trend Micro {product}", "version": version, "service_state": state,
+            "affected": True, "upgrade_safe": safe, "advice": list(advice)}
+
+
+def record(host, status="ready", agents=(), error=None, **verdict_fields):
+    """A host record shaped like the ones the action plugin collects."""
+    gate = {"mode": "enforce", "decision": "allow" if status == "ready" else "block", "reason": None}
+    if status in NOT_ASSESSED:
+        return {"host": host, "status": status, "error": error or "Task failed: connection refused", "verdict": None,
+                "evidence": None, "warnings": [], "gate": gate, "gathered_at": "2026-11-22T03:10:00Z"}
+    verdict = {"status": status, "ready": status == "ready",
+               "os": {"name": "Windows Server 2019", "family": "10.x", "version": "10.0.17763.2237"},
+               "required_kb": [], "kb_details": [], "prerequisites": [], "missing_prerequisites": [],
+               "satisfied_by": None, "root_ca": {"present": True, "can_fetch": True, "needed": False},
+               "reboot_pending": False, "esu": None, "reasons": [f"{host} is {status}"], "actions": [f"act on {host}"],
+               "agents": [dict(item) for item in agents]}
+    verdict.update(verdict_fields)
+    return {"host": host, "status": status, "error": error, "verdict": verdict, "evidence": {"os_name": "Windows"},
+            "warnings": [], "gate": gate, "gathered_at": "2026-11-22T03:10:00Z"}
+
+
+def names(document):
+    return [host["host"] for host in document["hosts"]]
+
+
+def parse_csv(text):
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text[1:], newline="")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Order
+
+
+@pytest.mark.parametrize("records, expected", [
+    pytest.param([record("a"), record("b", "needs_kb"), record("c", agents=[agent(state="stopped")])],
+                 ["c", "b", "a"], id="stopped-agent-first-even-when-ready"),
+    pytest.param([record("a", "unreachable"), record("b", agents=[agent(state="missing")])],
+                 ["b", "a"], id="missing-service-before-unreachable"),
+    pytest.param([record("a", "no_patch_path"), record("b", "failed"), record("c", "unreachable")],
+                 ["c", "b", "a"], id="unreachable-then-failed-then-verdicts"),
+    pytest.param([record(status, status) for status in reversed(STATUS_ORDER)], list(STATUS_ORDER),
+                 id="status-severity"),
+    pytest.param([record("web10"), record("web2"), record("Web1"), record("app")], ["app", "Web1", "web2", "web10"],
+                 id="names-natural-and-case-insensitive"),
+    pytest.param([record("a", agents=[agent(state="unknown")]), record("b", agents=[agent(state=None)]), record("c", "needs_kb")],
+                 ["c", "a", "b"], id="unknown-service-state-is-not-down"),
+    pytest.param([record("x", "needs_kb", agents=[agent(state="Stopped")]), record("y", "ready", agents=[agent(state="stop_pending")])],
+                 ["x", "y"], id="down-hosts-ordered-by-status-too"),
+])
+def test_hosts_needing_attention_come_first(records, expected):
+    assert names(build_document(records, RUN)) == expected
+
+
+def test_sample_order(sample_document):
+    order = names(sample_document)
+    assert order[0] == "win7-noesu"   # its Apex One service is stopped
+    statuses = [host["status"] for host in sample_document["hosts"][1:]]
+    assert statuses == sorted(statuses, key=STATUS_ORDER.index)
+    assert statuses[:8] == ["unreachable"] * 4 + ["failed"] * 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches
+
+
+@pytest.mark.parametrize("previous_run, previous_hosts, current, expected", [
+    pytest.param("run-1", ["a", "b"], ["b", "c"], {"a", "b", "c"}, id="same-run-adds-up"),
+    pytest.param("run-0", ["a", "b"], ["b", "c"], {"b", "c"}, id="other-run-starts-fresh"),
+    pytest.param(None, ["a"], ["c"], {"c"}, id="previous-without-run-id"),
+])
+def test_batches_of_one_run_add_up(previous_run, previous_hosts, current, expected):
+    previous = build_document([record(host, "needs_kb") for host in previous_hosts], {**RUN, "run_id": previous_run})
+    document = build_document([record(host, "ready") for host in current], RUN, previous)
+    assert set(names(document)) == expected
+    assert document["summary"]["total"] == len(expected)
+    # A host seen again is replaced by its newer record, never duplicated.
+    assert [host["status"] for host in document["hosts"] if host["host"] in current] == ["ready"] * len(current)
+
+
+@pytest.mark.parametrize("previous", [
+    None, {}, [], "text", {"schema_version": 0, "run": {"run_id": "run-1"}, "hosts": [record("old")]},
+    {"schema_version": REPORT_SCHEMA_VERSION, "run": "run-1", "hosts": [record("old")]},
+    {"schema_version": REPORT_SCHEMA_VERSION, "run": {"run_id": "run-1"}, "hosts": "old"},
+], ids=["none", "empty", "list", "text", "old-schema", "run-not-mapping", "hosts-not-list"])
+def test_unusable_previous_document_is_ignored(previous):
+    assert names(build_document([record("new")], RUN, previous)) == ["new"]
+
+
+def test_same_run_without_a_run_id_never_merges():
+    run = {key: value for key, value in RUN.items() if key != "run_id"}
+    previous = build_document([record("old")], run)
+    assert names(build_document([record("new")], run, previous)) == ["new"]
+
+
+def test_damaged_entries_of_an_earlier_batch_are_dropped():
+    previous = build_document([record("old")], RUN)
+    previous["hosts"] += [{"status": "ready"}, "junk"]
+    assert names(build_document([record("new")], RUN, previous)) == ["new", "old"]
+
+
+def test_serial_batches_through_the_files(tmp_path, sample):
+    run = {**RUN, "run_id": "awx-1234"}
+    for batch in (sample[:20], sample[20:40], sample[40:]):
+        write_reports(build_document(batch, run, read_previous(tmp_path)), tmp_path)
+    document = read_previous(tmp_path)
+    assert sorted(names(document)) == sorted(item["host"] for item in sample)
+    assert document["summary"] == build_document(sample, run)["summary"]
+    assert len(parse_csv((tmp_path / "acs-readiness.csv").read_text(encoding="utf-8"))) == 54
+    write_reports(build_document(sample[:3], {**run, "run_id": "awx-1235"}, read_previous(tmp_path)), tmp_path)
+    assert len(read_previous(tmp_path)["hosts"]) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# The document
+
+
+def test_document_fields(sample_document):
+    assert list(sample_document) == ["schema_version", "run", "summary", "products", "hold_back", "hosts"]
+    assert sample_document["schema_version"] == REPORT_SCHEMA_VERSION
+    assert sample_document["run"] == RUN
+    summary = sample_document["summary"]
+    assert (summary["total"], summary["ready"], summary["unreachable"], summary["failed"]) == (54, 24, 4, 4)
+    assert summary["assessed"] == 46 and summary["hold_back"] == 5
+    assert sum(summary["by_status"].values()) == 54 and set(summary["by_status"]) == set(STATUS_ORDER)
+    assert summary["service_down_hosts"] == ["win7-noesu"]
+    assert len(summary["not_assessed_hosts"]) == 8
+    assert summary["hosts_needing_action"] == sorted(set(names(sample_document)) - set(summary["ready_hosts"]))
+
+
+def test_products_split_ready_from_not_ready(sample_document):
+    apex = sample_document["products"]["apex_one"]
+    assert apex["ready_hosts"] == ["w2008r2-esu-ready", "w2012r2-oct2021", "w2016-ready", "w2019-2210", "win11-misnamed"]
+    assert apex["not_ready_hosts"] == ["w2012r2-airgap-noroot", "w2019-2209", "win7-noesu", "win10-1803"]
+    assert apex["hold_back_hosts"] == ["win7-noesu", "win10-1803"]
+    assert apex["service_down_hosts"] == ["win7-noesu"]
+    assert apex["versions"] == {"14.0.0.11564": 1, "14.0.0.12526": 8}
+    assert (apex["total"], apex["ready"], apex["not_ready"]) == (9, 5, 4)
+    assert set(sample_document["products"]) == {"apex_one", "deep_security_agent", "officescan", "wfbs", "wfbs_services"}
+
+
+def test_hold_back_lists_unpatchable_hosts_with_trend_advice(sample_document):
+    hold_back = {entry["host"]: entry for entry in sample_document["hold_back"]}
+    assert set(hold_back) == {"w2003-dsa96", "win8", "win10-1803", "w2008-noesu", "win7-noesu"}
+    assert any("Deep Security Manager released before January 2023" in advice for advice in hold_back["w2003-dsa96"]["advice"])
+    assert hold_back["win8"]["agents"] == [] and hold_back["win8"]["actions"]
+    assert hold_back["w2008-noesu"]["status"] == "needs_esu"
+
+
+# ---------------------------------------------------------------------------------------------
+# Every format
+
+
+def test_unreachable_and_failed_hosts_are_in_every_format(sample, sample_document):
+    lost = [item["host"] for item in sample if item["status"] in NOT_ASSESSED]
+    assert len(lost) == 8
+    assert set(lost) <= set(names(json.loads(render_json(sample_document))))
+    rows = {row["host"]: row for row in parse_csv(render_csv(sample_document))}
+    for host in lost:
+        assert rows[host]["status"] in NOT_ASSESSED and rows[host]["error"] and rows[host]["ready"] == "no"
+    page = render_html(sample_document)
+    assert all(f'<td class="host">{host}</td>' in page for host in lost)
+    summary = render_markdown(sample_document, limit=100)
+    assert all(f"`{host}`" in summary for host in lost)
+
+
+def test_json_round_trips_with_schema_version_first(sample_document):
+    text = render_json(sample_document)
+    assert text.startswith('{\n  "schema_version": 1,\n')
+    assert json.loads(text) == sample_document
+    assert render_json(json.loads(text)) == text
+    run = json.loads(text)["run"]
+    assert list(run) == sorted(run)
+
+
+def test_csv_has_one_row_per_host(sample_document):
+    text = render_csv(sample_document)
+    rows = parse_csv(text)
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert [row["host"] for row in rows] == names(sample_document)
+    by_host = {row["host"]: row for row in rows}
+    esu = by_host["w2008r2-esu-missing"]
+    assert esu["required_kb"] == "KB5006743; KB5006728"
+    assert esu["kb_urls"].splitlines() == ["https://www.catalog.update.microsoft.com/Search.aspx?q=KB5006743",
+                                           "https://www.catalog.update.microsoft.com/Search.aspx?q=KB5006728"]
+    assert len(esu["kb_titles"].splitlines()) == 2 and esu["agent_upgrade_safe"] == "no"
+    assert by_host["win7-noesu"]["agents"] == "apex_one 14.0.0.11564 stopped"
+    assert by_host["win7-noesu"]["agent_service_down"] == "yes"
+    assert by_host["w2012r2-airgap-both"]["root_ca_needed"] == "yes"
+    assert by_host["w2012r2-pending"]["reboot_pending"] == "yes"
+    assert by_host["w2008-noesu"]["esu"] == "no"
+    assert "\r\n" in text   # RFC 4180 line ends; cells with line breaks are quoted
+    assert csv.Sniffer().has_header(text[1:2000])
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+    ("+1+1", "'+1+1"),
+    ("-2+3", "'-2+3"),
+    ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+    ("\t=1", "'\t=1"),
+    ("plain-host", "plain-host"),
+    ("a=1", "a=1"),
+])
+def test_csv_cells_cannot_become_formulas(value, expected):
+    hostile = record(value, "needs_kb", reasons=[value], error=value, satisfied_by=value)
+    row = parse_csv(render_csv(build_document([hostile], RUN)))[0]
+    assert (row["host"], row["reasons"], row["error"], row["satisfied_by"]) == (expected,) * 4
+
+
+def test_markdown_summary(sample_document):
+    text = render_markdown(sample_document, paths={"html": "/srv/reports/acs-readiness.html"}, limit=5)
+    assert text.startswith("# ACS readiness: 24 of 54 hosts ready\n")
+    assert "| Needs update                 | needs_kb             |    11 |" in text
+    assert "- ... and 25 more (see the HTML or CSV report)" in text
+    assert text.count("\n- `") == 5
+    assert "| Trend Micro Apex One" in text and "- HTML: /srv/reports/acs-readiness.html" in text
+    assert "`win7-noesu`: Cannot be patched (no ESU); Trend agent service stopped" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Escaping
+
+HOSTILE_HOST = '<script>alert("host")</script>'
+HOSTILE_REASON = '<img src=x onerror="alert(1)"> & </script><script>alert(2)</script>'
+
+
+@pytest.fixture(scope="module")
+def hostile_document():
+    hostile = record(HOSTILE_HOST, "needs_kb", agents=[agent(product="<b>p</b>", advice=[HOSTILE_REASON])],
+                     reasons=[HOSTILE_REASON], actions=["<!-- open comment"],
+                     kb_details=[{"kb": "KB5006669", "title": "<i>t</i>", "url": "javascript:alert(3)"},
+                                 {"kb": "KB5006670", "title": "ok", "url": "https://www.catalog.update.microsoft.com/x?a=1&b=2"},
+                                 {"kb": "KB5006671", "title": "quoted", "url": "https://example.com/\"onmouseover=\"x"}],
+                     error="</textarea><svg onload=alert(4)>\x1b[31mred")
+    return build_document([hostile, record("plain")], {**RUN, "run_id": "<script>run</script>", "playbook": "</title>"})
+
+
+def test_html_escapes_everything_from_the_data(hostile_document):
+    page = render_html(hostile_document)
+    for raw in (HOSTILE_HOST, HOSTILE_REASON, "<img", "<svg onload", "<b>p</b>", "<i>t</i>", "</textarea><svg", "<!-- open",
+                "<script>run", "javascript:alert"):
+        assert raw not in page, raw
+    assert page.count("<script") == 3   # the status order, the host details and the page's own code
+    assert page.count("</script>") == 3
+    assert "&lt;script&gt;alert(&quot;host&quot;)&lt;/script&gt;" in page
+    blobs = re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', page, re.S)
+    assert [name for name, _blob in blobs] == ["status-order", "host-details"]
+    details = json.loads(blobs[1][1])
+    assert HOSTILE_REASON in details[0]["reasons"] and HOSTILE_REASON in details[0]["agents"][0]["advice"]
+    assert [kb["url"] for kb in details[0]["kbs"]] == [None, "https://www.catalog.update.microsoft.com/x?a=1&b=2", None]
+    assert "\\x1b[31mred" in details[0]["error"] and "\x1b" not in page
+
+
+def test_html_policy_allows_only_its_own_script_and_style(hostile_document):
+    page = render_html(hostile_document)
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page).group(1)
+    assert "default-src 'none'" in policy and "unsafe-inline" not in policy and "http" not in policy
+    for kind, body in (("script-src", _report._SCRIPT), ("style-src", _report._CSS)):
+        assert kind in policy and _report._csp_hash(body) in policy
+        assert f">{body}</" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.split("<script>", maxsplit=1)[0].replace('xmlns="http://www.w3.org/2000/svg"', ""))
+
+
+def test_markdown_and_csv_keep_hostile_text_inert(hostile_document):
+    text = render_markdown(hostile_document)
+    assert "\x1b" not in text
+    # Host names are code spans, which Markdown shows literally; elsewhere every "<" is escaped.
+    assert f"`{HOSTILE_HOST}`" in text
+    assert not re.search(r"(?<!\\)<", re.sub(r"`[^`]*`", "", text))
+    assert "Run \\<script\\>run\\</script\\>;" in text
+    row = parse_csv(render_csv(hostile_document))[0]
+    assert row["host"] == HOSTILE_HOST and row["reasons"] == HOSTILE_REASON   # CSV keeps the data as it is
+
+
+# ---------------------------------------------------------------------------------------------
+# Odd input
+
+
+@pytest.mark.parametrize("mangled", [
+    pytest.param({"host": "only-a-name"}, id="only-host"),
+    pytest.param({"host": "v", "status": "needs_kb", "verdict": "not a mapping", "evidence": 7}, id="verdict-not-mapping"),
+    pytest.param({"host": "v", "status": "weird", "verdict": {"status": "needs_kb"}}, id="unknown-status-uses-verdict"),
+    pytest.param({"host": "v", "status": None, "error": "boom"}, id="no-status-with-error"),
+    pytest.param({"host": "v", "status": "ready", "verdict": {"agents": "oops", "kb_details": [1, None, {"kb": 5}],
+                                                              "reasons": "one reason", "actions": None, "os": ["x"],
+                                                              "root_ca": "yes", "required_kb": "KB5006669"}},
+                 id="verdict-fields-of-the-wrong-type"),
+    pytest.param({"host": "v", "status": "needs_kb", "verdict": {"agents": [None, "x", {"service_state": 3, "advice": "a"}]}},
+                 id="agents-of-the-wrong-type"),
+    pytest.param({"host": "v", "status": "ready", "warnings": {"a": 1}, "gate": "enforce", "gathered_at": 1700000000},
+                 id="record-fields-of-the-wrong-type"),
+    pytest.param({"host": "v", "status": "ready", "verdict": {"reasons": [float("nan"), b"\xff", {1, 2}, datetime.date(2026, 1, 1)]},
+                  "evidence": {1: {"nested": (1, 2)}, "inf": float("inf")}}, id="values-json-cannot-hold"),
+    pytest.param({"host": "bad\udcffbytes", "status": "failed", "error": "lone \udcfe surrogate"}, id="lone-surrogates"),
+    pytest.param({"host": "v", "status": "ready", "verdict": {"agents": [{"product": "apex_one", "upgrade_safe": "yes"}]}},
+                 id="upgrade-safe-as-text-is-not-true"),
+])
+def test_malformed_records_never_break_a_writer(mangled, tmp_path):
+    document = build_document([mangled, record("fine")], RUN)
+    paths = write_reports(document, tmp_path)
+    assert json.loads(pathlib.Path(paths["json"]).read_text(encoding="utf-8"))["summary"]["total"] == 2
+    assert len(parse_csv(pathlib.Path(paths["csv"]).read_text(encoding="utf-8"))) == 2
+    assert pathlib.Path(paths["html"]).read_text(encoding="utf-8").count('<td class="host">') == 2
+    assert "2 hosts" in pathlib.Path(paths["md"]).read_text(encoding="utf-8")
+    normalized = next(host for host in document["hosts"] if host["host"] != "fine")
+    assert normalized["status"] in STATUS_ORDER
+    assert isinstance(normalized["warnings"], list) and isinstance(normalized["gate"], dict)
+
+
+@pytest.mark.parametrize("mangled, status, warning", [
+    ({"status": "weird", "verdict": {"status": "needs_kb"}}, "needs_kb",
+     "acs_report: status 'weird' is not a known status; reported as needs_kb"),
+    ({"verdict": {"status": "ready"}}, "ready", "acs_report: the record has no status; reported as ready"),
+    ({"status": 3, "error": "boom"}, "failed", "acs_report: status 3 is not a known status; reported as failed"),
+    ({"status": "needs_kb", "verdict": [1]}, "needs_kb", "acs_report: the verdict is not a mapping and was left out"),
+])
+def test_repairs_are_explained(mangled, status, warning):
+    host = build_document([{"host": "v", "warnings": ["from the host"], **mangled}], RUN)["hosts"][0]
+    assert host["status"] == status
+    assert host["warnings"] == ["from the host", warning]
+
+
+def test_text_that_says_yes_is_not_an_upgrade_go_ahead():
+    document = build_document([{"host": "v", "status": "ready", "verdict": {"agents": [{"product": "apex_one", "upgrade_safe": "yes"}]}}], RUN)
+    assert document["products"]["apex_one"]["not_ready_hosts"] == ["v"]
+
+
+@pytest.mark.parametrize("records, message", [
+    ([record("a"), {"status": "ready"}], "host record 1 has no host name"),
+    ([{"host": ""}], "host record 0 has no host name"),
+    ([{"host": "   "}], "host record 0 has no host name"),
+    ([{"host": 7}], "host record 0 has no host name"),
+    ([record("a"), record("b"), "c"], "host record 2 is not a mapping"),
+    ("a,b", "records must be a list"),
+    (None, "records must be a list"),
+])
+def test_records_without_a_host_name_are_refused(records, message):
+    with pytest.raises(ValueError, match=message):
+        build_document(records, RUN)
+
+
+def test_run_must_be_a_mapping():
+    with pytest.raises(ValueError, match="run must be a mapping"):
+        build_document([], None)
+
+
+def test_renderers_refuse_something_that_is_not_a_document():
+    for render in (render_json, render_csv, render_html, render_markdown):
+        with pytest.raises(ValueError):
+            render(["not", "a", "document"])
+
+
+def test_input_records_are_not_modified(sample):
+    before = copy.deepcopy(sample)
+    build_document(sample, RUN)
+    assert sample == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def test_empty_fleet_still_writes_valid_reports(tmp_path):
+    paths = write_reports(build_document([], RUN), tmp_path / "new" / "dir")
+    assert set(paths) == {"json", "csv", "html", "md"}
+    document = json.loads(pathlib.Path(paths["json"]).read_text(encoding="utf-8"))
+    assert document["hosts"] == [] and document["summary"]["total"] == 0 and document["products"] == {}
+    assert parse_csv(pathlib.Path(paths["csv"]).read_text(encoding="utf-8")) == []
+    assert pathlib.Path(paths["csv"]).read_text(encoding="utf-8").strip("\ufeff\r\n") == ",".join(CSV_COLUMNS)
+    page = pathlib.Path(paths["html"]).read_text(encoding="utf-8")
+    assert 'id="status-chart"' in page and "<tbody></tbody>" in page
+    assert "No hosts were in this run." in pathlib.Path(paths["md"]).read_text(encoding="utf-8")
+
+
+def test_write_is_atomic_stable_and_world_readable(tmp_path, sample_document):
+    old_umask = os.umask(0o077)
+    try:
+        paths = write_reports(sample_document, tmp_path)
+    finally:
+        os.umask(old_umask)
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(path) for path in paths.values())
+    assert all(stat.S_IMODE(os.stat(path).st_mode) == 0o644 for path in paths.values())
+    first = {fmt: (pathlib.Path(path).read_bytes(), os.stat(path).st_mtime_ns) for fmt, path in paths.items()}
+    time.sleep(0.01)
+    assert write_reports(copy.deepcopy(sample_document), tmp_path) == paths
+    assert {fmt: (pathlib.Path(path).read_bytes(), os.stat(path).st_mtime_ns) for fmt, path in paths.items()} == first
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(path) for path in paths.values())
+
+
+def test_a_failed_write_leaves_the_old_report_whole(tmp_path, sample_document, monkeypatch):
+    paths = write_reports(sample_document, tmp_path, formats=("json",))
+    before = pathlib.Path(paths["json"]).read_bytes()
+
+    def refuse(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_report.os, "replace", refuse)
+    with pytest.raises(OSError):
+        write_reports(build_document([record("other")], RUN), tmp_path, formats=("json",))
+    assert pathlib.Path(paths["json"]).read_bytes() == before
+    assert os.listdir(tmp_path) == ["acs-readiness.json"]
+
+
+def test_write_reports_paths_and_formats(tmp_path, sample_document):
+    paths = write_reports(sample_document, tmp_path, formats="csv", basename="nightly")
+    assert paths == {"csv": str(tmp_path / "nightly.csv")}
+    with pytest.raises(ValueError, match="formats must be among"):
+        write_reports(sample_document, tmp_path, formats=("pdf",))
+    for basename in ("../escape", "a/b", "", ".."):
+        with pytest.raises(ValueError, match="basename"):
+            write_reports(sample_document, tmp_path, basename=basename)
+    markdown = write_reports(sample_document, tmp_path, formats=("md", "html"))
+    text = pathlib.Path(markdown["md"]).read_text(encoding="utf-8")
+    assert f"- HTML: {tmp_path / 'acs-readiness.html'}" in text
+
+
+@pytest.mark.parametrize("content", [
+    None, b"", b"{not json", b"[]", b'{"schema_version": 0, "run": {}, "hosts": []}',
+    b'{"schema_version": true, "run": {}, "hosts": []}', b'{"schema_version": 1, "run": {}}', b"\xff\xfe",
+], ids=["missing", "empty", "garbled", "list", "old-schema", "bool-version", "no-hosts", "not-utf8"])
+def test_read_previous_returns_none_for_anything_unusable(tmp_path, content):
+    if content is not None:
+        (tmp_path / "acs-readiness.json").write_bytes(content)
+    assert read_previous(tmp_path) is None
+
+
+def test_read_previous_reads_what_write_reports_wrote(tmp_path, sample_document):
+    write_reports(sample_document, tmp_path, formats=("json",))
+    assert read_previous(tmp_path) == sample_document
+    assert read_previous(tmp_path, basename="other") is None
+    assert read_previous(tmp_path, basename="../x") is None
+    assert read_previous(tmp_path / "missing") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Size
+
+
+def test_ten_thousand_hosts_stay_light(sample):
+    fleet = []
+    while len(fleet) < 10_000:
+        for item in sample:
+            fleet.append({**item, "host": f"{item['host']}-{len(fleet):05d}"})
+    fleet = fleet[:10_000]
+    started = time.perf_counter()
+    document = build_document(fleet, RUN)
+    page = render_html(document)
+    elapsed = time.perf_counter() - started
+    assert page.count("<tr data-status=") == 10_000
+    # Details are stored once per distinct explanation, not once per host.
+    details = json.loads(re.search(r'id="host-details">(.*?)</script>', page, re.S).group(1))
+    assert len(details) < 100
+    assert len(page.encode("utf-8")) < 8_000_000
+    assert elapsed < 60
+    assert len(parse_csv(render_csv(document))) == 10_000
+    assert render_markdown(document).count("\n- `") == 20
