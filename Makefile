@@ -84,7 +84,7 @@ sanity: setup
 	$(BIN)/python scripts/run-sanity --python $(PYTHON)
 
 molecule: setup
-	$(BIN)/molecule test --all
+	NO_COLOR=1 PY_COLORS=0 $(BIN)/molecule test --all
 
 # The same unit and end-to-end suites on Python 3.11 with ansible-core 2.19.
 compat:

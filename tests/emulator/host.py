@@ -14,6 +14,7 @@ than the host's PowerShell, fails as PowerShell would fail.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -33,6 +34,24 @@ _NEEDS_VERSION = re.compile(r"PowerShell (\d+\.\d+)")
 
 def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_problem(script: str, powershell: str) -> str | None:
+    """The grammar check, once per script text and PowerShell version: every host gets the same script."""
+    from support.ps_grammar import check_powershell  # pylint: disable=import-outside-toplevel
+
+    host_version = _version_tuple(powershell)
+    for finding in check_powershell(script):
+        if finding.rule == "non_ascii":
+            continue
+        needed = _NEEDS_VERSION.search(finding.message)
+        if finding.rule != "syntax" and (not needed or _version_tuple(needed.group(1)) <= host_version):
+            continue
+        return (f"At line:{finding.line} char:{finding.column}\r\n+ {finding.text[:60]}\r\n"
+                f"{finding.message} (PowerShell {powershell})\r\n"
+                "    + CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException\r\n")
+    return None
 
 
 def _error(message: str, rc: int = 1) -> CommandResult:
@@ -77,19 +96,7 @@ class EmulatedWindows:
 
     def _script_problem(self, script: str) -> str | None:
         """What PowerShell prints when it cannot parse the script, or the host's PowerShell is too old."""
-        from support.ps_grammar import check_powershell  # pylint: disable=import-outside-toplevel
-
-        host_version = _version_tuple(self.model.powershell or "0.0")
-        for finding in check_powershell(script):
-            if finding.rule == "non_ascii":
-                continue
-            needed = _NEEDS_VERSION.search(finding.message)
-            if finding.rule != "syntax" and (not needed or _version_tuple(needed.group(1)) <= host_version):
-                continue
-            return (f"At line:{finding.line} char:{finding.column}\r\n+ {finding.text[:60]}\r\n"
-                    f"{finding.message} (PowerShell {self.model.powershell} on {self.name})\r\n"
-                    "    + CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException\r\n")
-        return None
+        return _parse_problem(script, self.model.powershell or "0.0")
 
     # ---- scripts ----------------------------------------------------------------------------
     def _script(self, script: str) -> CommandResult:
