@@ -59,7 +59,7 @@ requirements:
 seealso:
   - module: codesign.windows.acs_facts
 author:
-  - codesign.windows maintainers
+  - codesign.windows maintainers (@codesign-windows)
 """
 
 EXAMPLES = r"""

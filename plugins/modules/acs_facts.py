@@ -87,7 +87,7 @@ seealso:
     plugin_type: filter
   - module: ansible.windows.setup
 author:
-  - codesign.windows maintainers
+  - codesign.windows maintainers (@codesign-windows)
 """
 
 EXAMPLES = r"""

@@ -89,7 +89,7 @@ attributes:
 seealso:
   - module: codesign.windows.acs_facts
 author:
-  - codesign.windows maintainers
+  - codesign.windows maintainers (@codesign-windows)
 """
 
 EXAMPLES = r"""
