@@ -143,5 +143,6 @@ class ActionModule(ActionBase):
         record["warnings"] = [str(item) for item in (gathered or {}).get("warnings") or []] if isinstance(
             gathered, dict) else []
         ready = bool(record["verdict"] and record["verdict"].get("ready"))
-        record["gate"] = decide(args["gate"], record["status"], ready, record["error"], package)
+        reasons = (record["verdict"] or {}).get("reasons") or [None]
+        record["gate"] = decide(args["gate"], record["status"], ready, record["error"], package, missing=reasons[0])
         return record

@@ -19,8 +19,11 @@ def package_summary(package: t.Mapping[str, t.Any] | None) -> str:
 
 
 def decide(mode: str, status: str, ready: bool, error: str | None = None,
-           package: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
-    """{'decision': allow|block|warn|skip, 'reason': text}. 'block' becomes 'warn' in warn mode."""
+           package: t.Mapping[str, t.Any] | None = None, missing: str | None = None) -> dict[str, t.Any]:
+    """{'decision': allow|block|warn|skip, 'reason': text}. 'block' becomes 'warn' in warn mode.
+
+    ``missing`` is the verdict's first reason: what is missing, in words, so the gate can name it.
+    """
     if mode not in GATE_MODES:
         raise ValueError(f"the gate mode must be one of {', '.join(GATE_MODES)}, got {mode!r}")
     if mode == "off":
@@ -36,7 +39,7 @@ def decide(mode: str, status: str, ready: bool, error: str | None = None,
         return {"mode": mode, "decision": "allow",
                 "reason": "the agent package is cross-signed (not ACS-signed): it does not need the ACS update"}
     elif not ready:
-        blocked = f"not ready for ACS-signed agent builds: {status}"
+        blocked = f"not ready for ACS-signed agent builds ({status})" + (f": {missing}" if missing else "")
     if blocked is None:
         return {"mode": mode, "decision": "allow", "reason": "ready for ACS-signed agent builds"}
     return {"mode": mode, "decision": "block" if mode == "enforce" else "warn", "reason": blocked}
