@@ -776,6 +776,11 @@ def _rfc3161_timestamp(token: _Tlv, signer: _SignerInfo, outer_pool: list[_Cert]
     except (_Asn1Error, IndexError, ValueError) as exc:
         stamp.problem = f"the RFC 3161 token could not be decoded ({exc})"
         return stamp
+    return _settle_timestamp(stamp, tsa, pool, problem)
+
+
+def _settle_timestamp(stamp: _Timestamp, tsa: _Cert, pool: list[_Cert], problem: str | None) -> _Timestamp:
+    """Record who stamped and, only when the stamp verified, the moment the chain is judged at."""
     stamp.signer = tsa
     stamp.root = _build_chain(tsa, pool, stamp.claimed, set()).path[-1]
     if problem:
@@ -804,13 +809,7 @@ def _authenticode_timestamp(counter: _Tlv, signer: _SignerInfo, outer_pool: list
     except (_Asn1Error, IndexError, ValueError) as exc:
         stamp.problem = f"the countersignature could not be decoded ({exc})"
         return stamp
-    stamp.signer = tsa
-    stamp.root = _build_chain(tsa, pool, stamp.claimed, set()).path[-1]
-    if problem:
-        stamp.problem = problem
-    else:
-        stamp.moment = stamp.claimed
-    return stamp
+    return _settle_timestamp(stamp, tsa, pool, problem)
 
 
 def _find_timestamp(signer: _SignerInfo, pool: list[_Cert], known: list[_Cert]) -> tuple[_Timestamp | None, list[_Timestamp]]:
