@@ -66,6 +66,18 @@ def _get(host_vars: t.Any, name: str) -> t.Any:
         return None
 
 
+def _missing(verdict: dict[str, t.Any] | None) -> str | None:
+    """What keeps the host from being ready, in words: the verdict's first reason, and the root
+    certificate when it is needed (for needs_root_ca the first reason says the update is in place)."""
+    if not verdict or verdict.get("ready"):
+        return None
+    parts = [] if verdict.get("status") == "needs_root_ca" else list((verdict.get("reasons") or [])[:1])
+    root = verdict.get("root_ca") or {}
+    if root.get("needed"):
+        parts.append(f"the root certificate {root.get('name')} (SHA-1 {root.get('sha1')}) must be imported")
+    return "; ".join(parts) or None
+
+
 class ActionModule(ActionBase):
     """Write the readiness report and decide the gate per host."""
 
@@ -143,6 +155,6 @@ class ActionModule(ActionBase):
         record["warnings"] = [str(item) for item in (gathered or {}).get("warnings") or []] if isinstance(
             gathered, dict) else []
         ready = bool(record["verdict"] and record["verdict"].get("ready"))
-        reasons = (record["verdict"] or {}).get("reasons") or [None]
-        record["gate"] = decide(args["gate"], record["status"], ready, record["error"], package, missing=reasons[0])
+        record["gate"] = decide(args["gate"], record["status"], ready, record["error"], package,
+                                missing=_missing(record["verdict"]))
         return record

@@ -99,6 +99,9 @@ def test_gate_stops_exactly_the_unready_hosts(fleet, tmp_path):
         assert "ACS gate" in gate["result"]["msg"] and "not ready" in gate["result"]["msg"]
     blocked = [r for r in run.host_results("w2019-2209") if r["status"] == "failed"][0]["result"]["msg"]
     assert "KB5005625" in blocked and "UBR 2209 is below 2210" in blocked, blocked
+    rootless = [r for r in run.host_results("w2012r2-airgap-noroot") if r["status"] == "failed"][0]["result"]["msg"]
+    assert "root certificate Microsoft Identity Verification Root Certificate Authority 2020" in rootless, rootless
+    assert "in place" not in rootless
     decisions = {r["host"]: r["gate"]["decision"] for r in report_of(tmp_path / "r")["hosts"]}
     assert decisions == {**{h: "allow" for h in READY}, **{h: "block" for h in UNREADY}}
 
