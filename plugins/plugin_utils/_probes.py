@@ -12,6 +12,7 @@ small bootstrap that reads the script from stdin, because cmd.exe cuts command l
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import typing as t
 
@@ -193,7 +194,9 @@ def ps_literal(value: t.Any, indent: str = "") -> str:
     raise ValueError(f"cannot render {type(value).__name__} as a PowerShell literal")
 
 
+@functools.lru_cache(maxsize=1)
 def runner_text() -> str:
+    """The runner, read once per process rather than once per host."""
     with open(RUNNER_FILE, encoding="ascii") as handle:
         return handle.read()
 
