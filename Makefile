@@ -74,6 +74,7 @@ e2e: setup
 docs-check: setup
 	$(BIN)/python scripts/check-docs
 	$(BIN)/python scripts/render-catalog-doc --check
+	$(BIN)/python scripts/build-docsite
 
 changelog-lint: setup
 	$(BIN)/antsibull-changelog lint
