@@ -343,11 +343,12 @@ def _esu(results: _Results) -> dict[str, t.Any] | None:
     return {"licenses": licenses, "licensed": licensed, "reason": reason}
 
 
-# WinHTTP errors (https://learn.microsoft.com/en-us/windows/win32/winhttp/error-messages), as HRESULTs.
+# WinHTTP errors (https://learn.microsoft.com/en-us/windows/win32/winhttp/error-messages) as the HRESULTs
+# WinHttpRequest raises: 12002 timeout, 12007 name not resolved, 12017 cancelled, 12029 cannot connect,
+# 12030 connection error. A proxy that wants credentials is no error: it answers HTTP 407.
 _WINHTTP_ERRORS = {"0x80072EE2": "timed out", "0x80072EE7": "the name could not be resolved",
-                   "0x80072EFD": "the connection was refused or could not be made",
-                   "0x80072EFE": "the connection was reset", "0x80072F76": "the proxy requires authentication",
-                   "0x80072EF1": "the request was cancelled"}
+                   "0x80072EF1": "the request was cancelled", "0x80072EFD": "the connection could not be made",
+                   "0x80072EFE": "the connection was ended abnormally"}
 
 
 def _connectivity(results: _Results) -> dict[str, t.Any] | None:
@@ -359,7 +360,7 @@ def _connectivity(results: _Results) -> dict[str, t.Any] | None:
     code = str(data["error_code"]).upper().replace("0X", "0x") if data.get("error_code") else None
     if status is not None and 200 <= status < 400:
         result = "reachable"
-    elif status == 407 or code == "0x80072F76":
+    elif status == 407:
         result = "proxy_required"
     else:
         result = "unreachable"
