@@ -170,7 +170,9 @@ ansible_facts:
         connectivity:
           description:
             - The host's own request for the trusted root certificate list, C(url), C(result) (V(reachable),
-              V(unreachable), V(proxy_required)), C(status) (HTTP), C(error_code) (WinHTTP HRESULT), C(error), C(detail).
+              V(unreachable), V(proxy_required)), C(status) (HTTP), C(error_code) (WinHTTP HRESULT), C(error), C(detail),
+              and C(note) when automatic root update is redirected to an internal C(RootDirURL), where this probe does
+              not decide C(offline).
           returned: when the connectivity subset was gathered
           type: dict
         errors:

@@ -328,7 +328,7 @@ def _esu(results: _Results) -> dict[str, t.Any] | None:
         return None
     items = data.get("items") if isinstance(data, dict) else None
     licenses = [{"name": item.get("Name"), "id": item.get("ID"), "license_status": _int(item.get("LicenseStatus"))}
-                for item in items or [] if isinstance(item, dict)]
+                for item in (items if isinstance(items, list) else []) if isinstance(item, dict)]
     # Only LicenseStatus 1 (licensed) proves a licence. No ESU product at all proves nothing: Azure-hosted
     # 2008 R2 and Arc-enabled 2012/2012 R2 receive ESU without a SoftwareLicensingProduct row
     # (https://learn.microsoft.com/en-us/azure/azure-arc/servers/deliver-extended-security-updates).
@@ -364,10 +364,10 @@ def _connectivity(results: _Results) -> dict[str, t.Any] | None:
         result = "proxy_required"
     else:
         result = "unreachable"
-    detail = f"HTTP {status}" if status is not None else _WINHTTP_ERRORS.get(code or "", data.get("error") or "no answer")
-    return {"url": CTL_URL, "result": result, "status": status, "error_code": code,
-            "error": data.get("error") if status is None else None,
-            "detail": f"{detail} ({code})" if code and status is None else detail}
+    error = str(data["error"])[:500] if data.get("error") is not None and status is None else None
+    detail = f"HTTP {status}" if status is not None else _WINHTTP_ERRORS.get(code or "", error or "no answer")
+    return {"url": CTL_URL, "result": result, "status": status, "error_code": code[:12] if code else None,
+            "error": error, "detail": f"{detail} ({code[:12]})" if code and status is None else detail}
 
 
 def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subsets: list[str],
@@ -418,8 +418,12 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
                                "service_state": item["service_state"]} for item in agents["products"]]
     if esu and evidence["esu"] is None:
         evidence["esu"] = esu["licensed"]
-    # The inventory decides when it says something; otherwise the host's own attempt to fetch the CTL does.
-    if connectivity and evidence["offline"] is None:
+    # The inventory decides when it says something; otherwise the host's own attempt to fetch the CTL does,
+    # unless automatic root update is redirected to an internal RootDirURL (a disconnected environment's own
+    # CTL server), where Windows Update's URL says nothing about what the host can fetch.
+    if connectivity and certificates and certificates.get("root_dir_url"):
+        connectivity["note"] = "automatic root update is redirected to RootDirURL; this probe does not decide offline"
+    elif connectivity and evidence["offline"] is None:
         evidence["offline"] = connectivity["result"] != "reachable"
         evidence["offline_source"] = "probe"
 

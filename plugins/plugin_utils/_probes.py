@@ -4,7 +4,7 @@
 """The declarative probe list acs_facts sends, and the script and command line that carry it.
 
 What to read lives here, in Python; the PowerShell runner (``_acs_runner.ps1``) only knows how
-to read a registry value, a WMI class, a service or a file version. The command line is a
+to read a registry value, a WMI class, a service or a file version, and to send one HTTP HEAD. The command line is a
 small bootstrap that reads the script from stdin, because cmd.exe cuts command lines at
 8,191 characters and runs what is left without an error.
 """

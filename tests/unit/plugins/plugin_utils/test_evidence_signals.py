@@ -241,3 +241,32 @@ def test_a_failed_probe_decides_nothing():
     assert facts["evidence"]["offline_source"] is None
     assert {"probe": "connectivity.ctl", "subset": "connectivity", "category": "error",
             "message": "no answer"} in facts["errors"]
+
+
+def test_a_redirected_root_update_is_not_judged_by_windows_updates_url():
+    facts = _facts(("os", "certificates", "connectivity"), {
+        "certificates.stores": _stores(),
+        "certificates.policy": {"exists": False, "values": {}},
+        "certificates.auto_update": {"exists": True, "values": {"RootDirURL": "http://ctl.corp.example/ctl"}},
+        "connectivity.ctl": {"status": None, "error_code": "0x80072EE7", "error": "not resolved"}})
+    assert facts["connectivity"]["result"] == "unreachable"
+    assert "RootDirURL" in facts["connectivity"]["note"]
+    assert facts["evidence"]["offline"] is None
+    assert facts["evidence"]["offline_source"] is None
+
+
+@pytest.mark.parametrize("data", [
+    {"status": "x", "error_code": 5, "error": {"a": 1}},
+    {"status": None, "error_code": "0x" + "F" * 5000, "error": "e" * 100_000},
+    {},
+])
+def test_odd_connectivity_answers_never_raise(data):
+    facts = _facts(("os", "connectivity"), {"connectivity.ctl": data})
+    assert facts["connectivity"]["result"] == "unreachable"
+    assert len(facts["connectivity"]["detail"]) < 1000
+
+
+@pytest.mark.parametrize("data", [{"items": 5}, {"items": "text"}, {"items": [1, None, "x"]}, [], "x"])
+def test_odd_esu_answers_never_raise(data):
+    facts = _facts(("os", "esu"), {"esu.licenses": data})
+    assert facts["evidence"]["esu"] is None
