@@ -4,9 +4,9 @@
 """The declarative probe list acs_facts sends, and the script and command line that carry it.
 
 What to read lives here, in Python; the PowerShell runner (``_acs_runner.ps1``) only knows how
-to read a registry value, a WMI class, a service or a file version, and to send one HTTP HEAD. The command line is a
-small bootstrap that reads the script from stdin, because cmd.exe cuts command lines at
-8,191 characters and runs what is left without an error.
+to read a registry value, a WMI class, a service or a file version, and how to send one HTTP HEAD.
+The command line is a small bootstrap that reads the script from stdin, because cmd.exe cuts command
+lines at 8,191 characters and runs what is left without an error.
 """
 
 from __future__ import annotations
@@ -54,9 +54,10 @@ DISALLOWED_STORES = {
 }
 ROOT_POLICY = r"SOFTWARE\Policies\Microsoft\SystemCertificates\AuthRoot"
 ROOT_AUTO_UPDATE = r"SOFTWARE\Microsoft\SystemCertificates\AuthRoot\AutoUpdate"
-# Keys whose existence means servicing waits for a restart (CBS and Windows Update write them; the list
-# of Microsoft's own Get-PendingReboot guest post, https://devblogs.microsoft.com/scripting/determine-pending-
-# reboot-statuspowershell-style-part-1/ , and https://adamtheautomator.com/pending-reboot-registry-windows/ ).
+# Keys CBS and Windows Update create while servicing waits for a restart; their existence is the signal.
+# Sources: the Get-PendingReboot article on Microsoft's Scripting blog,
+# https://devblogs.microsoft.com/scripting/determine-pending-reboot-statuspowershell-style-part-1/ ,
+# and https://adamtheautomator.com/pending-reboot-registry-windows/ (table of keys and conditions).
 WU_AUTO_UPDATE = r"SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update"
 REBOOT_KEYS = {
     "cbs_reboot_pending": CBS + r"\RebootPending",

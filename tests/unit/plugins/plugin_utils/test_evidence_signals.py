@@ -84,6 +84,9 @@ def test_runner_uses_the_per_probe_timeout_and_one_match_over_the_names():
     assert "if ([int]$probe.timeout_ms -gt $limit) { $limit = [int]$probe.timeout_ms }" in script
     assert "WaitOne($limit, $false)" in script
     assert "$names = @($names -match $Probe.match)" in script
+    assert "@($names -match $Probe.first_match) + @($names -notmatch $Probe.first_match)" in script
+    assert "'http_head' { $data = Invoke-AcsHttpHead $Probe }" in script
+    assert "New-Object -ComObject 'WinHttp.WinHttpRequest.5.1'" in script
 
 
 def test_rollups_survive_a_truncated_package_list():
