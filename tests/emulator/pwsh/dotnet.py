@@ -107,10 +107,15 @@ class FileVersionInfoObject(NetObject):
 
 
 class AsyncResult(NetObject):
-    def __init__(self, completed: bool):
-        self.completed = completed
+    """What BeginInvoke returns. The emulated call has already run; cost_ms is how long it would have taken
+    (the registry keys it opened, at the host's per-key cost), finished False when it never returns."""
+
+    def __init__(self, binding: "HostBinding", finished: bool, cost_ms: float):
+        self.binding = binding
+        self.finished = finished
+        self.cost_ms = cost_ms
         self.AsyncWaitHandle = _WaitHandle(self)
-        self.IsCompleted = completed
+        self.IsCompleted = finished
 
 
 class _WaitHandle(NetObject):
@@ -118,9 +123,13 @@ class _WaitHandle(NetObject):
         self.result = result
 
     def WaitOne(self, timeout_ms, exit_context=False):  # noqa: N802
-        if not self.result.completed:
-            self.result.binding.sleep(int(timeout_ms) / 1000)
-        return self.result.completed
+        timeout_ms = int(timeout_ms)
+        if not self.result.finished or self.result.cost_ms > timeout_ms:
+            self.result.binding.sleep(timeout_ms / 1000)
+            return False
+        if self.result.cost_ms:
+            self.result.binding.sleep(self.result.cost_ms / 1000)
+        return True
 
 
 class RunspaceObject(NetObject):
@@ -188,9 +197,10 @@ class PowerShellObject(NetObject):
         return self.output
 
     def BeginInvoke(self):  # noqa: N802
-        result = AsyncResult(self._run())
-        result.binding = self.binding
-        return result
+        registry = self.binding.host.registry
+        registry.opened = 0
+        finished = self._run()
+        return AsyncResult(self.binding, finished, registry.opened * getattr(registry, "key_cost_ms", 0.0))
 
     def EndInvoke(self, result):  # noqa: N802
         if self.failure is not None:
@@ -247,6 +257,38 @@ class _FileVersionInfoStatics:
         return FileVersionInfoObject(version)
 
 
+class _COMException(NetException):
+    type_name = "System.Runtime.InteropServices.COMException"
+
+    @property
+    def ErrorCode(self):  # noqa: N802 - the HRESULT, a signed 32-bit integer as .NET gives it
+        return self.hresult
+
+
+class WinHttpRequestObject(NetObject):
+    """WinHttp.WinHttpRequest.5.1, answered from the fixture's connectivity: no connection is opened."""
+
+    ps_type_name = "System.__ComObject"
+
+    def __init__(self, host: WindowsHost):
+        self.host = host
+        self.Status = None
+
+    def SetTimeouts(self, *timeouts):  # noqa: N802
+        return None
+
+    def Open(self, method, url, asynchronous=False):  # noqa: N802
+        return None
+
+    def Send(self, body=None):  # noqa: N802
+        from emulator.windows import CONNECTIVITY   # pylint: disable=import-outside-toplevel
+        answer = CONNECTIVITY[getattr(self.host, "connectivity", "reachable")]
+        if answer.get("error_code"):
+            code = int(answer["error_code"], 16)
+            raise _COMException(answer["error"], hresult=code - 2**32 if code >= 2**31 else code)
+        self.Status = answer["status"]
+
+
 class HostBinding:
     """What an Interpreter needs from an emulated host: its types, cmdlets and version."""
 
@@ -264,6 +306,11 @@ class HostBinding:
             "System.Diagnostics.FileVersionInfo": _FileVersionInfoStatics(host),
         }
         self.cmdlets = {"Get-WmiObject": self.get_wmi_object, "Get-Service": self.get_service}
+
+    def new_object(self, interp, type_name_text: str, arguments, com_object: str | None = None):
+        if com_object and com_object.lower() == "winhttp.winhttprequest.5.1":
+            return WinHttpRequestObject(self.host)
+        return None
 
     def interpreter(self) -> Interpreter:
         interpreter = Interpreter(self, self.version)

@@ -1338,6 +1338,13 @@ def _out_null(interp, positional, parameters, pipeline_input, scope):
 
 
 def _new_object(interp, positional, parameters, pipeline_input, scope):
+    com_object = parameters.pop("comobject", None)
+    if com_object is not None:
+        factory = getattr(interp.host, "new_object", None)
+        made = factory(interp, "", [], com_object=to_string(com_object)) if factory else None
+        if made is None:
+            raise UnsupportedConstruct(f"New-Object -ComObject {com_object}")
+        return [made]
     type_text = to_string(parameters.pop("typename", None) or (positional.pop(0) if positional else ""))
     arguments = enumerate_value(parameters.pop("argumentlist", None) or (positional[0] if positional else []))
     lowered = type_text.lower()

@@ -542,6 +542,9 @@ def format_value(value: t.Any, spec: str | None) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         kind, digits = spec[0].lower(), spec[1:]
         if kind == "x":
+            # .NET formats a negative Int32 in hex as its two's complement (an HRESULT such as 0x80072EE7).
+            if value < 0:
+                value += 2**32 if value >= -2**31 else 2**64
             text = format(value, "x" if spec[0] == "x" else "X")
             return text.zfill(int(digits)) if digits else text
         if kind == "d":
