@@ -141,8 +141,9 @@ def identify_entry(entry: t.Mapping[str, t.Any], misc_name: t.Any = None,
                 return named, "uninstall_key"
         return candidates[0], "uninstall_key"
     if by_name is not None:
-        if by_name in ("apex_one", "officescan") and by_misc in ("apex_one", "apex_one_saas", "officescan",
-                                                                 "wfbs_services"):
+        # Misc.\ProductName is more precise than a generic "Security Agent" display name in the same hive.
+        pccillin = _key_candidates(OFFICESCAN_KEY, catalog)
+        if by_name in pccillin and by_misc in pccillin:
             return by_misc, "display_name"
         return by_name, "display_name"
     return None, None
@@ -182,15 +183,16 @@ def products_from_gathered(entries: list[dict[str, t.Any]], registry: t.Mapping[
                                         "display_name": "Trend Micro Deep Security Agent",
                                         "version": _text(_registry_value(registry, "deep_security", "Version")),
                                         "identified_by": "registry"}
-    officescan_family = [p.id for p in catalog.trend_products if OFFICESCAN_KEY in p.uninstall_keys] + ["wfbs"]
-    if not any(p in found for p in officescan_family) and isinstance(misc_name, str):
+    # Products that share the OfficeScanNT key also share its registry hive (PC-cillinNTCorp) and Misc. values.
+    pccillin = [p.id for p in catalog.trend_products if OFFICESCAN_KEY in p.uninstall_keys]
+    if not any(p in found for p in pccillin + ["wfbs"]) and isinstance(misc_name, str):
         product = identify_product(misc_name)
         if product:
             found[product] = {"product": product, "display_name": misc_name,
                               "version": _text(_registry_value(registry, "pccillin_misc", "TmListen_Ver")),
                               "identified_by": "registry"}
     for item in found.values():
-        if not item.get("version") and item["product"] in ("apex_one", "apex_one_saas", "officescan", "wfbs_services"):
+        if not item.get("version") and item["product"] in pccillin:
             item["version"] = _text(_registry_value(registry, "pccillin_misc", "TmListen_Ver"))
         if item.get("display_name") is None:
             known = catalog.trend_product(item["product"])

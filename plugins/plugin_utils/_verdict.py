@@ -20,6 +20,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._agents import Ho
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
     DEFAULT_CATALOG,
     NATIVE,
+    NATIVE_FROM_BUILD,
     NO_PATH,
     ROLLUP,
     ROOT_CA_NAME,
@@ -153,7 +154,7 @@ def _recognize(evidence: t.Mapping[str, t.Any], catalog: Catalog) -> tuple[Windo
             if ubr is None and major == 10:
                 ubr = revision
             found = recognize(major, minor, build, ubr, server, catalog)
-            if os_name and found.major == 10 and found.build and found.build >= 22000 and "windows 10" in os_name.lower():
+            if os_name and found.major == 10 and found.build and found.build >= NATIVE_FROM_BUILD and "windows 10" in os_name.lower():
                 notes.append(f"ProductName says {os_name!r}, but build {found.build} is {found.name}: "
                              "the build decides (Windows 11 keeps \"Windows 10\" in ProductName)")
             return found, notes
