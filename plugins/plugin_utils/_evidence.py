@@ -247,13 +247,16 @@ def _agents(results: _Results) -> dict[str, t.Any] | None:
     seen = set()
     for probe_id, data in zip(uninstall_ids, uninstall):
         view = "wow" if probe_id.endswith("_wow") else "native"
-        for item in (data or {}).get("items") or []:
+        items = data.get("items") if isinstance(data, dict) else None
+        for item in items if isinstance(items, list) else []:
             values = item.get("values") if isinstance(item, dict) else None
             if not isinstance(values, dict) or not isinstance(item.get("name"), str) or (view, item["name"]) in seen:
                 continue
             seen.add((view, item["name"]))
             entries.append({"key": item["name"], "display_name": values.get("DisplayName"),
                             "display_version": values.get("DisplayVersion"), "publisher": values.get("Publisher")})
+    if not isinstance(services, dict):
+        services = None     # a malformed answer says nothing about the services
     service_states = {}
     for name, info in (services or {}).items():
         service = gathered_service(info)

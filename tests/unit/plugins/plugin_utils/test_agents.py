@@ -116,3 +116,15 @@ def test_hosts_sort_naturally_with_ascii_digits_only():
     hosts = [{"host": name, "status": "ready", "agents": [{"product": "wfbs", "upgrade_safe": True}]}
              for name in ("web10", "web2", "web²", "web١")]
     assert aggregate_products(hosts)["wfbs"]["ready_hosts"][:2] == ["web2", "web10"]
+
+
+@pytest.mark.parametrize("data", [5, "x", [1], {"items": 5}, {"items": [3, {"name": 3}, {"name": "Wofie", "values": []}]},
+                                  {"ntrtscan": [1]}, {"ntrtscan": {"exists": True, "status": 7, "start": "2"}}])
+def test_malformed_agent_probe_data_is_no_agent_not_an_error(data):
+    from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import build_facts
+    from ansible_collections.codesign.windows.plugins.plugin_utils._probes import build_probes
+
+    probes = [probe for probe in build_probes(["agents"]) if probe["subset"] == "agents"]
+    results = [{"id": probe["id"], "ok": True, "data": data} for probe in probes]
+    facts = build_facts({"acs_runner": 1, "results": results, "complete": True}, probes, ["agents"])
+    assert facts["evidence"]["agents"] in (None, [])
