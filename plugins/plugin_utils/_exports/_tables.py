@@ -172,6 +172,8 @@ def _read_csv(table: Table, text: str, delimiter: str | None) -> Table:
         table.rows.append((row_number, row))
     if header is None:
         return table.fail("the file is empty (no header row)")
+    if not table.rows and not table.malformed and not table.problems:
+        table.problems.append(Problem(table.path, None, None, "the file has a header but no rows"))
     return table
 
 
