@@ -138,7 +138,7 @@ class Assembler:
         summary = {"path": table.path, "format": layout.name, "syntax": table.syntax, "encoding": table.encoding,
                    "delimiter": table.delimiter, "rows": len(table.rows) + len(table.malformed), "hosts": 0}
         for name in mapping_columns:
-            if name not in found:
+            if name in layout.columns and name not in found:
                 self.problems.append(Problem(table.path, HEADER_ROW, " or ".join(layout.columns[name]),
                                              f"the mapping names the column {' or '.join(layout.columns[name])!r} "
                                              f"for {name}, and the file has no such column"))

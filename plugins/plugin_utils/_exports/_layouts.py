@@ -184,7 +184,11 @@ def choose_layout(fmt: str, columns: t.Sequence[str], mapping: dict[str, t.Any] 
         return apply_mapping(_WSUS, mapping), ""
     if fmt == "configmgr":
         qfe = apply_mapping(_CONFIGMGR_QFE, mapping)
-        return (qfe if "kb" in qfe.resolve(columns) else apply_mapping(_CONFIGMGR_OS, mapping)), ""
+        if "kb" in qfe.resolve(columns):
+            return qfe, ""
+        # One mapping serves both files: its kb column belongs to the updates file only.
+        hosts = apply_mapping(_CONFIGMGR_OS, mapping)
+        return replace(hosts, columns={k: v for k, v in hosts.columns.items() if k not in ("kb", "state")}), ""
     # auto: only exact, distinctive header names decide; anything else asks the user.
     present = {name.casefold() for name in columns if isinstance(name, str)}
     if "hotfixid0" in present:
