@@ -12,6 +12,7 @@ Only a wrong option (an unknown format, a malformed mapping, a bad size) fails i
 from __future__ import annotations
 
 import os
+import re
 import typing as t
 from collections.abc import Mapping
 
@@ -73,7 +74,9 @@ class ActionModule(ActionBase):
     @staticmethod
     def _size(value: t.Any) -> int:
         try:
-            size = human_to_bytes(value) if isinstance(value, str) else int(value)
+            # human_to_bytes counts KB, MB, GB in powers of 1024 already; KiB, MiB, GiB say so plainly.
+            size = human_to_bytes(re.sub(r"(?i)([kmgt])ib$", r"\1B", value.strip())) if isinstance(value, str) \
+                else int(value)
         except (ValueError, TypeError):
             raise MappingError(f"max_file_size must be a size such as 256MiB or a number of bytes, got {value!r}") from None
         if isinstance(value, bool) or size < 1:
