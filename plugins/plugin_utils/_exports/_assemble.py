@@ -124,6 +124,8 @@ class Assembler:
     def __init__(self) -> None:
         self.hosts: dict[str, HostBuilder] = {}
         self.problems: list[Problem] = []
+        # Exports repeat the same few OS strings thousands of times: recognise each once.
+        self.recognized: dict[tuple[t.Any, ...], t.Any] = {}
 
     def _host(self, name: str) -> HostBuilder:
         key = name.casefold()
@@ -368,12 +370,18 @@ class Assembler:
                 message = "no OS is given for this host (os_name or os_version): it is judged unknown"
             builder.problem(origin, message)
             return None
-        try:
-            return recognize_evidence(evidence)
-        except RecognitionError as exc:
-            origin = builder.origin("full_version", "os_version", "os_name") or Origin("", 0, None)
-            builder.problem(origin, f"the OS is not recognised: {exc}")
-        except Exception as exc:  # pylint: disable=broad-except
-            origin = builder.origin("os_version", "os_name") or Origin("", 0, None)
-            builder.problem(origin, f"the OS cannot be judged: {exc}")
+        key = tuple(evidence[name] for name in ("os_name", "os_version", "ubr", "installation_type", "display_version"))
+        if key not in self.recognized:
+            try:
+                self.recognized[key] = recognize_evidence(evidence)
+            except Exception as exc:  # pylint: disable=broad-except
+                self.recognized[key] = exc
+        found = self.recognized[key]
+        if not isinstance(found, Exception):
+            return found
+        origin = builder.origin("full_version", "os_version", "os_name") or Origin("", 0, None)
+        if isinstance(found, RecognitionError):
+            builder.problem(origin, f"the OS is not recognised: {found}")
+        else:
+            builder.problem(origin, f"the OS cannot be judged: {found}")
         return None
