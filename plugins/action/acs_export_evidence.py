@@ -33,7 +33,7 @@ ARGUMENT_SPEC = {
     "paths": {"type": "list", "elements": "raw", "required": True},
     "format": {"type": "str", "default": "auto", "choices": list(FORMATS)},
     "mapping": {"type": "raw"},
-    "max_file_size": {"type": "raw", "default": "256MiB"},
+    "max_file_size": {"type": "raw", "default": DEFAULT_MAX_FILE_SIZE},   # documented as 256MiB
 }
 PATH_KEYS = ("path", "format", "mapping")
 # A mapping file is a few lines; anything far larger is not one.

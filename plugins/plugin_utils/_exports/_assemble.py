@@ -250,8 +250,6 @@ class Assembler:
             return values.integer(cell)
         if name == "agents":
             return values.agents(cell, layout.separator)
-        if name == "product_type":
-            return values.text(cell)
         return values.text(cell)
 
     # -------------------------------------------------------------------------------- records

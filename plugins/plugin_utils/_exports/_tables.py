@@ -16,6 +16,7 @@ import codecs
 import csv
 import json
 import os
+import stat
 import typing as t
 from dataclasses import dataclass, field
 
@@ -218,9 +219,13 @@ def read_table(path: str, max_file_size: int, delimiter: str | None = None, disp
     """Read one export; every problem is recorded on the table, nothing raises for the file's content."""
     table = Table(path=display or path, syntax="csv")
     try:
-        size = os.stat(path).st_size
-        if os.path.isdir(path):
+        status = os.stat(path)
+        if stat.S_ISDIR(status.st_mode):
             return table.fail("the path is a directory, not an export file")
+        if not stat.S_ISREG(status.st_mode):
+            # A device or a pipe has no size to check against the cap: /dev/zero would never end.
+            return table.fail("the path is not a regular file (a device or a pipe?): export to a file")
+        size = status.st_size
     except OSError as exc:
         return table.fail(f"the file cannot be read: {exc.strerror or exc}")
     if size > max_file_size:

@@ -194,8 +194,8 @@ BAD_INPUT = [
      (3, None, "the row has 5 fields but the header has 4"), "bad1"),
     ("missing-field", EVIDENCE_HEADER + GOOD + "bad1,Windows Server 2019\n", "auto",
      (3, None, "the row has 2 fields but the header has 4"), "bad1"),
-    ("bad-quoting", EVIDENCE_HEADER + GOOD + 'bad1,"Windows" Server,6.3.9600,\n', "auto",
-     (3, None, "the row cannot be read as CSV"), None),
+    ("bad-quoting", EVIDENCE_HEADER + 'bad1,"Windows" Server,6.3.9600,\n' + GOOD, "auto",
+     (2, None, "the row cannot be read as CSV"), None),
     ("empty-host", EVIDENCE_HEADER + GOOD + f",{R2},6.3.9600,\n", "auto",
      (3, "host", "the host name is empty"), None),
     ("bad-ubr", "host,os_version,ubr\n" + "good1,10.0.17763,2210\nbad1,10.0.17763,22x0\n", "auto",
@@ -238,7 +238,8 @@ def test_bad_input(tmp_path, content, fmt, expected, host):
         if matches[0]["host"] is not None:
             assert matches[0]["host"] == host
             assert any(message in error["message"] for error in result["records"][host]["errors"])
-    if "good1" in result["records"] and host != "good1":
+    if "good1" in content and host != "good1":
+        assert "good1" in result["records"], "good rows are still read"
         assert not result["records"]["good1"]["errors"], "good rows are still evaluated, without errors"
 
 
@@ -349,6 +350,7 @@ def test_the_size_cap_is_configurable(tmp_path):
 @pytest.mark.parametrize("make, message", [
     (lambda p: str(p / "absent.csv"), "the file cannot be read: No such file or directory"),
     (lambda p: str(p), "the path is a directory"),
+    (lambda p: "/dev/zero", "the path is not a regular file"),
 ])
 def test_unreadable_paths(tmp_path, make, message):
     path = make(tmp_path)
