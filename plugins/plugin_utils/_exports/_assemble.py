@@ -176,12 +176,16 @@ class Assembler:
                 builder.problem(Origin(table.path, row_number, None), message)
             else:
                 self.problems.append(Problem(table.path, row_number, None, message))
+        # PowerShell's Export-Csv writes a collection property such as KnowledgebaseArticles as its type name:
+        # then the next candidate column (a title holding "(KB...)") still names the update.
+        kb_columns = layout.all_present("kb", table.columns)
         for row_number, row in table.rows:
-            self._row(table.path, layout, found, row_number, row)
+            self._row(table.path, layout, found, row_number, row, kb_columns)
         summary["hosts"] = len(self.hosts) - hosts_before
         return summary
 
-    def _row(self, path: str, layout: Layout, found: dict[str, str], row_number: int, row: dict[str, t.Any]) -> None:
+    def _row(self, path: str, layout: Layout, found: dict[str, str], row_number: int, row: dict[str, t.Any],
+             kb_columns: t.Sequence[str] = ()) -> None:
         host_column = found["host"]
         try:
             host = values.text(values.mapped(row.get(host_column), layout.values.get("host")))
@@ -215,12 +219,15 @@ class Assembler:
                 continue
             builder.set(name, value, origin)
         if layout.updates:
-            origin = Origin(path, row_number, found["kb"])
-            try:
-                kb = values.kb(values.mapped(row.get(found["kb"]), layout.values.get("kb")))
-            except values.CellError as exc:
-                builder.problem(origin, f"kb: {exc}")
-                return
+            kb = None
+            for column in kb_columns:
+                try:
+                    kb = values.kb(values.mapped(row.get(column), layout.values.get("kb")))
+                except values.CellError as exc:
+                    builder.problem(Origin(path, row_number, column), f"kb: {exc}")
+                    return
+                if kb is not None:
+                    break
             if kb is None:
                 entry = row.get(found["kb"])
                 builder.ignored_entries.append(str(entry).strip() if entry is not None else "")

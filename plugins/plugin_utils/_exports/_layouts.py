@@ -59,6 +59,11 @@ class Layout:
                     break
         return found
 
+    def all_present(self, name: str, columns: t.Sequence[str]) -> list[str]:
+        """Every column of this file that may hold the field, in the layout's order."""
+        present = {column.casefold(): column for column in columns if isinstance(column, str)}
+        return [present[c.casefold()] for c in self.columns.get(name, ()) if c.casefold() in present]
+
     def required(self) -> list[tuple[str, ...]]:
         """Groups of fields of which one must be present: the host, the KB for update rows, an OS for host rows."""
         groups = [("host",)]

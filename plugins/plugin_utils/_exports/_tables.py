@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import os
 import stat
@@ -129,7 +130,8 @@ def _sniff_delimiter(text: str) -> str:
 def _read_csv(table: Table, text: str, delimiter: str | None) -> Table:
     table.syntax = "csv"
     table.delimiter = delimiter or _sniff_delimiter(text)
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=table.delimiter, strict=True)
+    # newline="" keeps line breaks inside quoted cells, as the csv module asks.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=table.delimiter, strict=True)
     header: list[str] | None = None
     row_number = 0
     while True:

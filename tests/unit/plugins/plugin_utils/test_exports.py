@@ -422,3 +422,20 @@ def test_cmdb_without_a_mapping_and_an_unknown_format_raise(tmp_path):
         read_exports([ExportSource(path, format="cmdb")])
     with pytest.raises(MappingError, match="format must be one of"):
         read_exports([ExportSource(path, format="sccm")])
+
+
+def test_wsus_kb_column_holding_a_type_name_falls_back_to_the_title(tmp_path):
+    # Export-Csv writes a StringCollection property as its type name, not its items.
+    path = write(tmp_path, "wsus.csv", "FullDomainName,OSDescription,KnowledgebaseArticles,Title,UpdateInstallationState\n"
+                                       f"h1,{R2},System.Collections.Specialized.StringCollection,"
+                                       "2021-10 Security Monthly Quality Rollup (KB5006714),Installed\n")
+    result = read_exports([ExportSource(path)])
+    assert result["records"]["h1"]["evidence"]["hotfixes"] == ["KB5006714"]
+
+
+def test_a_line_break_inside_a_quoted_cell_stays_in_its_row(tmp_path):
+    content = 'host,os_name,os_version,hotfixes\n"h1","Windows Server\u2028 2012 R2\nStandard",6.3.9600,KB5006714\n' + GOOD
+    result = read_exports([ExportSource(write(tmp_path, "e.csv", content))])
+    assert result["bad_rows"] == []
+    assert list(result["records"]) == ["h1", "good1"]
+    assert result["records"]["good1"]["sources"][0]["first_row"] == 3    # a record is a row, however many lines
