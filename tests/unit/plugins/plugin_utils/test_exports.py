@@ -434,8 +434,10 @@ def test_wsus_kb_column_holding_a_type_name_falls_back_to_the_title(tmp_path):
 
 
 def test_a_line_break_inside_a_quoted_cell_stays_in_its_row(tmp_path):
-    content = 'host,os_name,os_version,hotfixes\n"h1","Windows Server\u2028 2012 R2\nStandard",6.3.9600,KB5006714\n' + GOOD
+    # a quoted cell with a line break, and an unquoted one with a Unicode line separator (U+2028)
+    content = ('host,os_name,os_version,hotfixes\n"h1","Windows Server 2012 R2\nStandard",6.3.9600,KB5006714\n'
+               "h2,Windows\u2028Server 2012 R2,6.3.9600,KB5006714\n" + GOOD)
     result = read_exports([ExportSource(write(tmp_path, "e.csv", content))])
     assert result["bad_rows"] == []
-    assert list(result["records"]) == ["h1", "good1"]
-    assert result["records"]["good1"]["sources"][0]["first_row"] == 3    # a record is a row, however many lines
+    assert list(result["records"]) == ["h1", "h2", "good1"]
+    assert result["records"]["good1"]["sources"][0]["first_row"] == 4    # a record is a row, however many lines
