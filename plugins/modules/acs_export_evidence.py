@@ -156,10 +156,13 @@ records:
         root_ca_present: null
         reboot_pending: null
     missing:
-      description: The evidence fields that were not in the export (or on which the rows disagreed).
+      description:
+        - The evidence fields that were not in the export (or on which the rows disagreed) and that matter to this
+          host's verdict. C(ubr) only where the OS is judged by it, C(esu) only on Windows 7, 2008 and 2008 R2 (or
+          when the OS is not recognised).
       type: list
       elements: str
-      sample: [root_ca_present, root_auto_update_disabled, offline, esu, reboot_pending, agents]
+      sample: [root_ca_present, root_auto_update_disabled, offline, reboot_pending, agents]
     notes:
       description: Sentences a person reads, one per missing field (what its absence means) and for updates the
         export listed in a way that was not counted.

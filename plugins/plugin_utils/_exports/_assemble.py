@@ -286,6 +286,8 @@ class Assembler:
                 continue
             if name == "ubr" and not (recognized is not None and recognized.row.kind == UBR and recognized.ubr is None):
                 continue
+            if name == "esu" and recognized is not None and not recognized.row.esu_only:
+                continue  # ESU licensing decides nothing outside Windows 7, 2008 and 2008 R2
             missing.append(name)
             why = "the rows disagree" if name in builder.conflicts else f"not in {lacks}"
             notes.append(f"{name}: {why}; {consequence}")

@@ -92,12 +92,15 @@ def test_sample_fields(samples, host, field, value):
 
 
 @pytest.mark.parametrize("host, missing", [
-    ("SRV-FS01", ["root_ca_present", "root_auto_update_disabled", "offline", "esu", "reboot_pending", "agents"]),
-    ("app03.corp.example.com", ["ubr", "root_ca_present", "root_auto_update_disabled", "offline", "esu",
-                                "reboot_pending", "agents"]),
-    ("fs08.corp.example.com", ["hotfixes", "root_ca_present", "root_auto_update_disabled", "offline", "esu",
+    ("SRV-FS01", ["root_ca_present", "root_auto_update_disabled", "offline", "reboot_pending", "agents"]),
+    ("SRV-LEGACY", ["root_ca_present", "root_auto_update_disabled", "offline", "esu", "reboot_pending", "agents"]),
+    ("app03.corp.example.com", ["ubr", "root_ca_present", "root_auto_update_disabled", "offline", "reboot_pending",
+                                "agents"]),
+    ("fs08.corp.example.com", ["hotfixes", "root_ca_present", "root_auto_update_disabled", "offline",
                                "reboot_pending", "agents"]),
-    ("web01", ["root_ca_present", "offline", "esu", "reboot_pending"]),
+    ("web01", ["root_ca_present", "offline", "reboot_pending"]),
+    ("ws-0099.corp.example.com", ["root_ca_present", "root_auto_update_disabled", "offline", "esu",
+                                  "reboot_pending", "agents"]),          # not recognised: esu may matter
 ])
 def test_what_an_export_lacks_is_null_with_a_note(samples, host, missing):
     record = samples["records"][host]
