@@ -58,6 +58,10 @@ _DIGEST_LABELS = {"md5": "MD5", "sha1": "SHA-1", "sha224": "SHA-224", "sha256": 
 
 
 # ------------------------------------------------------------------------------------ CMS model
+class TooManyCertificates(_Asn1Error):
+    """A SignedData carries more certificates than the limit allows."""
+
+
 @dataclasses.dataclass
 class _SignerInfo:
     issuer: bytes | None
@@ -150,7 +154,7 @@ def _parse_signed_data(data: bytes) -> _SignedData:
         elif part.is_universal(17):
             signers.extend(_parse_signer_info(item) for item in part.children())
     if len(certificates) > MAX_CERTIFICATES:
-        raise _Asn1Error(f"it carries {len(certificates)} certificates, more than the {MAX_CERTIFICATES} allowed")
+        raise TooManyCertificates(f"it carries {len(certificates)} certificates, more than the {MAX_CERTIFICATES} allowed")
     return _SignedData(content_type, content, certificates, signers)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ._certs import _Cert, _build_chain, _find_signer_cert, _iso, _load_cert
 from ._cms import (_DIGEST_LABELS, _OID_EKU_ANY, _OID_EKU_CODE_SIGNING, _OID_EKU_LIFETIME_SIGNING,
                    _OID_SPC_INDIRECT_DATA, _OID_SPC_NESTED_SIGNATURE, _OID_SPC_PE_IMAGE_DATA, _OID_SPC_SIPINFO,
-                   _SignedData, _SignerInfo, _digest_name, _parse_signed_data, _verify_signer)
+                   _SignedData, _SignerInfo, TooManyCertificates, _digest_name, _parse_signed_data, _verify_signer)
 from ._der import _Asn1Error, _algorithm, _octets, _oid
 from ._limits import MAX_NESTING, MAX_SIGNATURES, Unreadable
 from ._timestamps import _find_timestamp, _Timestamp
@@ -94,6 +94,8 @@ def count_signatures(blob: bytes) -> None:
                              "packages like that are refused before inspection.")
         try:
             signers = _parse_signed_data(data).signers
+        except TooManyCertificates as exc:
+            raise Unreadable(f"A signature in the package: {exc}; packages like that are refused before inspection.") from None
         except (_Asn1Error, IndexError, ValueError):
             continue  # judged (and reported) as undecodable later
         for signer in signers:

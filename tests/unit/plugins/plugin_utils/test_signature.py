@@ -787,6 +787,19 @@ def test_a_nested_signature_within_the_limits_is_still_judged(lab, tmp_path, sig
     assert "Nested signature 1 (SHA-256)" in text(result)
 
 
+@needs_osslsigncode
+def test_signature_with_too_many_certificates_is_refused(lab, tmp_path):
+    extras = [pki.issue(f"Filler {index}", not_before=pki.now() - DAY, not_after=pki.now() + DAY, key_kind="ec")
+              for index in range(63)]
+    chain, key = lab.acs.write(tmp_path, "crowded")
+    chain.write_bytes(chain.read_bytes() + b"".join(item.pem for item in extras))
+    path = signing.sign(lab.unsigned["pe"], tmp_path / "crowded.exe", chain, key)
+    result = inspect(path, lab.acs_roots, trusted_root_thumbprints=lab.trusted)
+
+    assert result["verdict"] == "unreadable"
+    assert "carries 66 certificates, more than the 64 allowed; packages like that are refused" in result["reasons"][0]
+
+
 def _looping_msi(pad_to: int = 0) -> bytes:
     """An MSI-shaped file whose big stream's FAT chain loops back to its start after three sectors.
 
