@@ -40,7 +40,9 @@ class Entry:
     start: int
     size: int
     size_field: bytes  # the stored size's low four bytes, hashed as stored
+    links: tuple[int, int, int] = (NOSTREAM, NOSTREAM, NOSTREAM)  # left sibling, right sibling, child
     children: list[Entry] = dataclasses.field(default_factory=list)
+    runs: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # (file offset, length) of a stream's bytes
 
     @property
     def name(self) -> str:
@@ -52,13 +54,14 @@ class CompoundFile:
         self.data = data
         if len(data) < 512 or bytes(data[:8]) != MAGIC:
             raise Unreadable("The compound file header is missing or truncated.")
-        (major, sector_shift, mini_shift) = (struct.unpack_from("<H", data, 26)[0], struct.unpack_from("<H", data, 30)[0],
-                                             struct.unpack_from("<H", data, 32)[0])
+        major, = struct.unpack_from("<H", data, 26)
+        sector_shift, mini_shift = struct.unpack_from("<HH", data, 30)
         if (major, sector_shift) not in ((3, 9), (4, 12)) or mini_shift != 6:
             raise Unreadable(f"The compound file header is damaged (version {major}, sector shift {sector_shift}).")
         self.major = major
         self.sector_size = 1 << sector_shift
-        self.sector_count = max(0, (len(data) - 512) // self.sector_size + (1 if (len(data) - 512) % self.sector_size else 0))
+        # A last sector cut short still counts: reading past its end is caught where a stream is laid out.
+        self.sector_count = -(-(len(data) - 512) // self.sector_size)
         (fat_sectors, first_directory, _transaction, self.mini_cutoff, first_mini_fat, mini_fat_sectors,
          first_difat, difat_sectors) = struct.unpack_from("<IIIIIIII", data, 44)
         self.fat = self._load_fat(fat_sectors, first_difat, difat_sectors)
@@ -139,10 +142,9 @@ class CompoundFile:
                 size = struct.unpack_from("<Q", raw, 120)[0]
                 if self.major == 3:
                     size &= 0xFFFFFFFF  # version 3 files may leave garbage in the high half
-                entry = Entry(len(entries), bytes(raw[:min(name_length, 64)]), kind, bytes(raw[80:96]), state_bits,
-                              created, modified, start, size, bytes(raw[120:124]))
-                entry.links = (left, right, child)  # type: ignore[attr-defined]
-                entries.append(entry)
+                entries.append(Entry(len(entries), bytes(raw[:min(name_length, 64)]), kind, bytes(raw[80:96]),
+                                     state_bits, created, modified, start, size, bytes(raw[120:124]),
+                                     (left, right, child)))
         if not entries or entries[0].kind != ROOT:
             raise Unreadable("The compound file has no root storage.")
         return entries
@@ -155,7 +157,7 @@ class CompoundFile:
             storage, depth = pending.pop()
             if depth > MAX_DEPTH:
                 raise Unreadable(f"Storages are nested deeper than {MAX_DEPTH} levels; the file is refused.")
-            siblings = [storage.links[2]]  # type: ignore[attr-defined]
+            siblings = [storage.links[2]]
             while siblings:
                 index = siblings.pop()
                 if index == NOSTREAM:
@@ -169,11 +171,11 @@ class CompoundFile:
                 if entry.kind not in (STORAGE, STREAM):
                     raise Unreadable("The compound file's directory tree links an unused entry.")
                 storage.children.append(entry)
-                siblings.extend(entry.links[:2])  # type: ignore[attr-defined]
+                siblings.extend(entry.links[:2])
                 if entry.kind == STORAGE:
                     pending.append((entry, depth + 1))
                 elif entry.size:
-                    self.check_stream(entry)
+                    entry.runs = self._runs(entry)
 
     # ------------------------------------------------------------------ streams
     def _runs(self, entry: Entry) -> list[tuple[int, int]]:
@@ -204,11 +206,8 @@ class CompoundFile:
                 runs.append((place, length))
         return runs
 
-    def check_stream(self, entry: Entry) -> None:
-        entry.runs = self._runs(entry)  # type: ignore[attr-defined]
-
     def chunks(self, entry: Entry) -> Iterator[memoryview]:
-        for place, length in getattr(entry, "runs", ()):
+        for place, length in entry.runs:
             yield self.data[place:place + length]
 
     def read(self, entry: Entry) -> bytes:
