@@ -209,7 +209,12 @@ def _inspect_pe(image, result: dict, anchors: Anchors, now: datetime.datetime) -
     if len(image.signatures) > 1:
         reasons.append(f"The certificate table holds {len(image.signatures)} signatures; Windows uses the first, so only it is judged.")
     count_signatures(image.signatures[0])
-    _fill(result, _evaluate(image.signatures[0], image.digest, "pe", anchors, now))
+    evaluation = _evaluate(image.signatures[0], image.digest, "pe", anchors, now)
+    if image.unsigned_bytes and evaluation.verdict != "unreadable":
+        # Installers read data appended to themselves; bytes no signature covers are refused.
+        evaluation.verdict = "tampered"
+        evaluation.reasons.extend(f"{text[0].upper()}{text[1:]}, so the package is refused." for text in image.unsigned_bytes)
+    _fill(result, evaluation)
 
 
 def _inspect_msi(data: memoryview, result: dict, anchors: Anchors, now: datetime.datetime) -> None:

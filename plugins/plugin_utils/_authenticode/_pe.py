@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import struct
 
+from ._der import _Asn1Error, _parse_tlv
 from ._limits import MAX_SIGNATURE_BYTES, Unreadable, megabytes
 
 WIN_CERT_TYPE_PKCS_SIGNED_DATA = 0x0002
@@ -31,6 +32,7 @@ class PeImage:
     table_offset: int  # 0 when the image has no certificate table
     table_size: int
     signatures: list[bytes]
+    unsigned_bytes: list[str] = dataclasses.field(default_factory=list)  # bytes outside the digest, described
 
     def digest(self, name: str) -> bytes:
         """The Authenticode digest of the image with the hash algorithm ``name``."""
@@ -47,6 +49,14 @@ class PeImage:
             end = max(end, offset + size)
         digest.update(data[end:self.table_offset or len(data)])
         return digest.digest()
+
+
+def _after_der(blob: bytes) -> bytes:
+    """The bytes after the DER structure that opens ``blob`` (empty when it cannot be told)."""
+    try:
+        return blob[_parse_tlv(blob, 0)[1]:]
+    except _Asn1Error:
+        return b""
 
 
 def _u16(data: memoryview, offset: int) -> int:
@@ -111,8 +121,17 @@ def read_pe(data: memoryview) -> PeImage | None:
             if length - 8 > MAX_SIGNATURE_BYTES:
                 raise Unreadable(f"The signature is {megabytes(length - 8)}; signatures over "
                                  f"{megabytes(MAX_SIGNATURE_BYTES)} are refused before inspection.")
-            image.signatures.append(bytes(data[pos + 8:pos + length]))
+            blob = bytes(data[pos + 8:pos + length])
+            image.signatures.append(blob)
+            extra = _after_der(blob)
+            if len(extra) >= 8 or any(extra):
+                image.unsigned_bytes.append(
+                    f"{len(extra)} bytes follow the signature inside the certificate table, outside what it signs "
+                    "(Windows accepts them unless its certificate padding check, CVE-2013-3900, is enabled)")
         pos += (length + 7) & ~7
+    if end < size:
+        image.unsigned_bytes.append(f"{size - end} bytes follow the certificate table at the end of the file, "
+                                    "outside the signed digest")
     if not image.signatures:
         raise Unreadable("The certificate table holds no Authenticode signature.")
     return image

@@ -41,8 +41,9 @@ class Anchors:
     def named(self, root: _Cert) -> bool:
         return root.sha1 in self.trusted or root.sha256 in self.trusted
 
-    def rank(self, root: _Cert) -> tuple:
-        return (self.named(root) or root.sha256 in self.bundle.policies, self.is_acs(root))
+    def trusts(self, root: _Cert, leaf: _Cert, moment: datetime.datetime, timestamped: bool) -> bool:
+        policy = self.bundle.policies.get(root.sha256)
+        return self.named(root) or (policy is not None and policy.code_signing_problem(leaf, moment, timestamped) is None)
 
 
 @dataclasses.dataclass
@@ -188,8 +189,13 @@ def _settle_time(state: _Judgement, anchors: Anchors, now: datetime.datetime) ->
 
 
 def _build(state: _Judgement, anchors: Anchors):
-    chain = _build_chain(state.result.signer, state.pool + anchors.known + list(anchors.bundle.roots), state.moment,
-                         anchors.rank)
+    signer, moment, timestamped = state.result.signer, state.moment, state.result.timestamp is not None
+
+    def rank(root: _Cert) -> tuple:
+        # Of several complete paths, one to a root trusted for this signature wins, then an ACS one.
+        return anchors.trusts(root, signer, moment, timestamped), anchors.is_acs(root)
+
+    chain = _build_chain(signer, state.pool + anchors.known + list(anchors.bundle.roots), moment, rank)
     state.result.chain = [item for item in chain.path if item.source == "signature"]
     state.untrusted.extend(chain.broken)
     return chain

@@ -250,6 +250,31 @@ def test_msi_metadata_is_covered_only_with_msi_digital_signature_ex(lab, tmp_pat
     assert inspect(changed, lab.acs_roots, trusted_root_thumbprints=lab.trusted)["verdict"] == "acs_signed"
 
 
+@needs_osslsigncode
+@pytest.mark.parametrize("where", ["after-table", "inside-table"])
+def test_bytes_outside_the_signature_are_tampered(lab, acs_signed, tmp_path, where):
+    """Self-extracting installers read data appended to themselves; no signature covers it."""
+    data = bytearray(acs_signed["pe"][0].read_bytes())
+    directory = 0x40 + 24 + 96 + 32
+    offset, size = struct.unpack_from("<II", data, directory)
+    extra = b"payload appended after signing".ljust(32, b"!")
+    if where == "after-table":
+        data += extra
+        cause = "32 bytes follow the certificate table at the end of the file"
+    else:
+        data += extra
+        struct.pack_into("<II", data, directory, offset, size + len(extra))
+        struct.pack_into("<I", data, offset, struct.unpack_from("<I", data, offset)[0] + len(extra))
+        cause = "follow the signature inside the certificate table"
+    path = tmp_path / f"{where}.exe"
+    path.write_bytes(bytes(data))
+    result = inspect(path, lab.acs_roots, trusted_root_thumbprints=lab.trusted)
+
+    assert result["verdict"] == "tampered"
+    assert result["digest_ok"] is True  # the digest alone does not see them
+    assert cause in text(result) and "so the package is refused" in text(result)
+
+
 @pytest.mark.parametrize(
     "name,content,cause",
     [
