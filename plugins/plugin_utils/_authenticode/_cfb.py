@@ -64,6 +64,8 @@ class CompoundFile:
         self.sector_count = -(-(len(data) - 512) // self.sector_size)
         (fat_sectors, first_directory, _transaction, self.mini_cutoff, first_mini_fat, mini_fat_sectors,
          first_difat, difat_sectors) = struct.unpack_from("<IIIIIIII", data, 44)
+        self._claimed: set[int] = set()
+        self._claimed_mini: set[int] = set()
         self.fat = self._load_fat(fat_sectors, first_difat, difat_sectors)
         self.mini_fat = self._read_table(self._chain(first_mini_fat, "the mini FAT"))
         self.entries = self._load_directory(first_directory)
@@ -102,11 +104,12 @@ class CompoundFile:
             number = entries[-1]
         return self._read_table([n for n in locations[:fat_sectors] if n <= MAXREGSECT])
 
-    def _chain(self, start: int, what: str, size: int | None = None, fat: list[int] | None = None,
-               unit: int | None = None) -> list[int]:
-        """Sector numbers of the chain that starts at ``start``; refuses loops, bad links and short chains."""
-        fat = self.fat if fat is None else fat
-        unit = unit or self.sector_size
+    def _chain(self, start: int, what: str, size: int | None = None, mini: bool = False) -> list[int]:
+        """Sector numbers of the chain that starts at ``start`` (in the mini FAT when ``mini``);
+        refuses loops, bad links, short chains and sectors another chain already holds."""
+        fat = self.mini_fat if mini else self.fat
+        claimed = self._claimed_mini if mini else self._claimed
+        unit = 64 if mini else self.sector_size
         needed = None if size is None else -(-size // unit)
         chain: list[int] = []
         seen: set[int] = set()
@@ -118,9 +121,14 @@ class CompoundFile:
                 raise Unreadable(f"The FAT chain of {what} points outside the file: the file is truncated or damaged.")
             if number in seen:
                 raise Unreadable(f"The FAT chain of {what} loops back on itself; the file is refused.")
+            if number in claimed:
+                # [MS-CFB] gives every sector to one chain; shared sectors would let many entries make
+                # the reader walk the same long chain again and again.
+                raise Unreadable(f"The FAT chain of {what} uses a sector another chain already uses; the file is refused.")
             seen.add(number)
             chain.append(number)
             number = fat[number]
+        claimed.update(seen)
         if needed is not None and len(chain) < needed:
             raise Unreadable(f"The chain of {what} is shorter than its size: the file is truncated or damaged.")
         return chain
@@ -184,7 +192,7 @@ class CompoundFile:
             sectors, unit = self._chain(entry.start, repr(entry.name), entry.size), self.sector_size
             places = [512 + number * self.sector_size for number in sectors]
         else:
-            sectors = self._chain(entry.start, repr(entry.name), entry.size, self.mini_fat, 64)
+            sectors = self._chain(entry.start, repr(entry.name), entry.size, mini=True)
             places = []
             for number in sectors:
                 position = number * 64

@@ -15,7 +15,7 @@ import hashlib
 import struct
 
 from ._der import _Asn1Error, _parse_tlv
-from ._limits import MAX_SIGNATURE_BYTES, Unreadable, megabytes
+from ._limits import MAX_CERTIFICATE_TABLE_ENTRIES, MAX_SIGNATURE_BYTES, Unreadable, megabytes
 
 WIN_CERT_TYPE_PKCS_SIGNED_DATA = 0x0002
 
@@ -113,7 +113,12 @@ def read_pe(data: memoryview) -> PeImage | None:
         raise Unreadable("The certificate table overlaps the image's headers or sections.")
     image.table_offset, image.table_size = table_offset, table_size
     pos, end = table_offset, table_offset + table_size
+    entries = 0
     while pos + 8 <= end:
+        entries += 1
+        if entries > MAX_CERTIFICATE_TABLE_ENTRIES:
+            raise Unreadable(f"The certificate table holds more than {MAX_CERTIFICATE_TABLE_ENTRIES} entries; "
+                             "packages like that are refused before inspection.")
         length, _revision, cert_type = struct.unpack_from("<IHH", data, pos)
         if length < 8 or pos + length > end:
             raise Unreadable("The certificate table is malformed.")

@@ -870,6 +870,39 @@ def test_looping_directory_chain_is_refused(lab, tmp_path):
     assert "The FAT chain of the directory loops back on itself" in result["reasons"][0]
 
 
+def test_streams_sharing_sectors_are_refused(tmp_path):
+    """Many directory entries on one long chain would make a reader walk it once per entry."""
+    import olefile
+
+    package = samples.Storage(clsid=samples.MSI_CLSID)
+    package.children["Binary.A"] = (PAYLOAD * 400)[:8192]
+    package.children["Binary.B"] = (PAYLOAD * 400)[:8192]
+    data = bytearray(samples.make_compound_file(package))
+    with olefile.OleFileIO(bytes(data)) as ole:
+        first = ole.direntries[ole._find(["Binary.A"])]
+        second = ole.direntries[ole._find(["Binary.B"])]
+        directory = samples.SECTOR * (struct.unpack_from("<I", data, 48)[0] + 1)
+    struct.pack_into("<I", data, directory + 128 * second.sid + 116, first.isectStart)
+    path = tmp_path / "shared.msi"
+    path.write_bytes(bytes(data))
+    result = inspect(path)
+
+    assert result["verdict"] == "unreadable"
+    assert "uses a sector another chain already uses" in result["reasons"][0]
+
+
+def test_a_crowded_certificate_table_is_refused(tmp_path):
+    pe = bytearray(samples.make_pe(PAYLOAD))
+    table = struct.pack("<IHH", 8, 0x0200, 0x0001) * 1000
+    struct.pack_into("<II", pe, 0x40 + 24 + 96 + 32, len(pe), len(table))
+    path = tmp_path / "crowded-table.exe"
+    path.write_bytes(bytes(pe) + table)
+    result = inspect(path)
+
+    assert result["verdict"] == "unreadable"
+    assert "The certificate table holds more than 8 entries" in result["reasons"][0]
+
+
 # CPU time from getrusage. Peak memory from VmHWM where Linux has it: ru_maxrss survives exec, so a
 # child started from this (large) test process would report the parent's peak, not its own.
 _MEASURE = """
