@@ -169,11 +169,8 @@ def inspect_package(path: str, acs_root_thumbprints: Iterable[str] = DEFAULT_ACS
     except Exception as exc:  # the contract is a verdict, never a traceback in the middle of a play
         result["verdict"] = "unreadable"
         cause = f"The package could not be inspected because of an unexpected error ({type(exc).__name__}: {exc})."
-    summary = _summary(result)
-    if cause:
-        # The first reason is what the gate shows: it names the cause (and what to install).
-        summary = summary.replace("The file could not be inspected.", "The file could not be inspected: ") + cause
-    reasons.insert(0, summary)
+    # The first reason is what the gate shows: for a refused file it names the cause (and what to install).
+    reasons.insert(0, _summary(result, cause))
     return result
 
 

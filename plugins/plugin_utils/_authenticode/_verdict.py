@@ -322,5 +322,7 @@ SUMMARIES = {
 }
 
 
-def _summary(result: dict) -> str:
+def _summary(result: dict, cause: str | None = None) -> str:
+    if cause:
+        return f"Verdict: unreadable. The file could not be inspected: {cause}"
     return SUMMARIES[result["verdict"]]
