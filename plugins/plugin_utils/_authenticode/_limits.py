@@ -14,6 +14,8 @@ MAX_SIGNATURE_BYTES = 1024 * 1024
 MAX_SIGNATURES = 8
 # Nested signatures inside nested signatures.
 MAX_NESTING = 2
+# Timestamps (RFC 3161 tokens and legacy countersignatures) on one signature; each is verified.
+MAX_TIMESTAMPS = 4
 # Entries of a PE certificate table (Windows uses the first signature).
 MAX_CERTIFICATE_TABLE_ENTRIES = 8
 # Certificates carried by one SignedData (a signature or a timestamp token).

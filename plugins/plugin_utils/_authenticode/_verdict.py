@@ -10,11 +10,12 @@ import datetime
 from collections.abc import Callable
 
 from ._certs import _Cert, _build_chain, _find_signer_cert, _iso, _load_cert
-from ._cms import (_DIGEST_LABELS, _OID_EKU_ANY, _OID_EKU_CODE_SIGNING, _OID_EKU_LIFETIME_SIGNING,
-                   _OID_SPC_INDIRECT_DATA, _OID_SPC_NESTED_SIGNATURE, _OID_SPC_PE_IMAGE_DATA, _OID_SPC_SIPINFO,
-                   _SignedData, _SignerInfo, TooManyCertificates, _digest_name, _parse_signed_data, _verify_signer)
+from ._cms import (_DIGEST_LABELS, _OID_COUNTERSIGNATURE, _OID_EKU_ANY, _OID_EKU_CODE_SIGNING,
+                   _OID_EKU_LIFETIME_SIGNING, _OID_MS_RFC3161_TIMESTAMP, _OID_SPC_INDIRECT_DATA,
+                   _OID_SPC_NESTED_SIGNATURE, _OID_SPC_PE_IMAGE_DATA, _OID_SPC_SIPINFO, _SignedData, _SignerInfo,
+                   TooManyCertificates, _digest_name, _parse_signed_data, _verify_signer)
 from ._der import _Asn1Error, _algorithm, _octets, _oid
-from ._limits import MAX_NESTING, MAX_SIGNATURES, Unreadable
+from ._limits import MAX_NESTING, MAX_SIGNATURES, MAX_TIMESTAMPS, Unreadable
 from ._timestamps import _find_timestamp, _Timestamp
 from ._trust import TrustBundle
 
@@ -77,9 +78,9 @@ class _Judgement:
 
 
 def count_signatures(blob: bytes) -> None:
-    """Refuse a signature with too many nested signatures before any of them is judged.
+    """Refuse a signature with too many nested signatures or timestamps before any of them is judged.
 
-    Only the nesting attributes are walked (a few DER headers per signature), so a signature bomb
+    Only the unsigned attributes are walked (a few DER headers per signature), so a signature bomb
     costs a bounded amount of work whatever it holds.
     """
     seen = 0
@@ -100,6 +101,10 @@ def count_signatures(blob: bytes) -> None:
         except (_Asn1Error, IndexError, ValueError):
             continue  # judged (and reported) as undecodable later
         for signer in signers:
+            stamps = len(signer.unsigned(_OID_MS_RFC3161_TIMESTAMP)) + len(signer.unsigned(_OID_COUNTERSIGNATURE))
+            if stamps > MAX_TIMESTAMPS:
+                raise Unreadable(f"A signature in the package carries {stamps} timestamps, more than the {MAX_TIMESTAMPS} "
+                                 "allowed; packages like that are refused before inspection.")
             pending.extend((token.raw, depth + 1) for token in signer.unsigned(_OID_SPC_NESTED_SIGNATURE))
 
 

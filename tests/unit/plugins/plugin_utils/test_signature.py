@@ -803,6 +803,24 @@ def test_nested_signature_bombs_are_refused(lab, tmp_path, signature_blob, sibli
 
 
 @needs_osslsigncode
+@pytest.mark.parametrize("copies, refused", [(4, False), (5, True)])
+def test_timestamp_bombs_are_refused(lab, tmp_path, signature_blob, copies, refused):
+    """Every timestamp is verified until one holds; thousands of broken ones would each cost a check."""
+    broken = signing.seq(signing.integer(1))
+    blob = signing.with_unsigned_attribute(signature_blob, "1.2.840.113549.1.9.6", [broken] * copies)
+    path = tmp_path / "stamps.exe"
+    path.write_bytes(samples.pe_with_signature(samples.make_pe(PAYLOAD), blob))
+    result = inspect(path, lab.acs_roots, trusted_root_thumbprints=lab.trusted)
+
+    if refused:
+        assert result["verdict"] == "unreadable"
+        assert "carries 5 timestamps, more than the 4 allowed" in result["reasons"][0]
+    else:
+        assert result["verdict"] == "acs_signed"
+        assert text(result).count("A timestamp was ignored because the countersignature could not be decoded") == 4
+
+
+@needs_osslsigncode
 def test_a_nested_signature_within_the_limits_is_still_judged(lab, tmp_path, signature_blob):
     path = tmp_path / "nested-ok.exe"
     path.write_bytes(samples.pe_with_signature(samples.make_pe(PAYLOAD), _nested_bomb(signature_blob, 1, 1)))

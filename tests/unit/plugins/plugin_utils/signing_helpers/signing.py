@@ -283,11 +283,11 @@ class TimestampServer:
         self._thread.join(timeout=5)
 
 
-def with_nested_signatures(blob: bytes, nested: list) -> bytes:
-    """``blob`` (a ContentInfo with SignedData) with ``nested`` added as nested signatures of its signer.
+def with_unsigned_attribute(blob: bytes, attribute_oid: str, values: list) -> bytes:
+    """``blob`` (a ContentInfo with SignedData) with an unsigned attribute added to its signer.
 
-    The unsigned attributes are outside what the signer signs, so the result still verifies; this
-    is how a nested-signature bomb is made.
+    Unsigned attributes are outside what the signer signs, so the result still verifies; this is
+    how nested-signature and timestamp bombs are made.
     """
     _tag, content_info, _end = _read(blob)
     items = _children(content_info)
@@ -296,7 +296,7 @@ def with_nested_signatures(blob: bytes, nested: list) -> bytes:
     parts = _children(signed_data)
     signer_set_index = max(i for i, (tag, _value) in enumerate(parts) if tag == 0x31)
     signer_parts = _children(_children(parts[signer_set_index][1])[0][1])
-    attribute = seq(oid("1.3.6.1.4.1.311.2.4.1"), tlv(0x31, b"".join(nested)))
+    attribute = seq(oid(attribute_oid), tlv(0x31, b"".join(values)))
     if signer_parts[-1][0] == 0xA1:
         signer_parts[-1] = (0xA1, signer_parts[-1][1] + attribute)
     else:
@@ -305,3 +305,8 @@ def with_nested_signatures(blob: bytes, nested: list) -> bytes:
     parts[signer_set_index] = (0x31, signer)
     rebuilt = seq(*(tlv(tag, value) for tag, value in parts))
     return seq(tlv(*items[0]), tlv(0xA0, rebuilt))
+
+
+def with_nested_signatures(blob: bytes, nested: list) -> bytes:
+    """``blob`` with ``nested`` added as nested signatures of its signer."""
+    return with_unsigned_attribute(blob, "1.3.6.1.4.1.311.2.4.1", nested)
