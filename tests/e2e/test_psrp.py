@@ -1,0 +1,90 @@
+"""The psrp connection plugin end to end: real ansible-playbook, real pypsrp, the emulated PSRP endpoint.
+
+The same fixture hosts are addressed once with ``ansible_connection=winrm`` (a cmd shell running
+powershell.exe) and once with ``ansible_connection=psrp`` (a RunspacePool on the
+Microsoft.PowerShell endpoint of the same listener); the evidence and the verdict must not depend
+on the plugin. A misconfigured psrp host must stay in the report as unreachable, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from emulator.fleet import build_fleet
+from support.e2e import E2E, run_playbook
+
+GATHER = E2E / "playbooks" / "gather.yml"
+# A 2019, a 2012 R2 and a PowerShell 2.0 host (Windows PowerShell 2.0 serves PSRP 2.1 over WinRM 2.0),
+# plus an NTLM host (sealed messages over http) and two HTTPS hosts (NTLM and Basic).
+HOSTS = ["w2019-2210", "w2012r2-oct2021", "w2008r2-esu-ready", "w2012r2-seconly", "w2022-current", "win10-21h2-1288"]
+# Create (opens the pool), Receive (pool opened), Command (pipeline), Send (the runner as input),
+# Receive (output, state, Done), Delete: the same six HTTP requests as over winrm with Basic.
+BASIC_REQUESTS = 6
+
+
+def _verdict(run, name: str) -> dict:
+    return run.last(name, "ansible.builtin.set_fact")["result"]["ansible_facts"]["acs_test_verdict"]
+
+
+def _acs(run, name: str) -> dict:
+    return run.last(name, "codesign.windows.acs_facts")["result"]["ansible_facts"]["acs"]
+
+
+@pytest.fixture(scope="module")
+def psrp_fleet(tmp_path_factory):
+    with build_fleet(HOSTS) as running:
+        directory = tmp_path_factory.mktemp("psrp-fleet")
+        running.winrm_inventory = running.inventory(directory / "winrm.yml", operation_timeout_sec=2,
+                                                    read_timeout_sec=4, plugin="winrm")
+        running.psrp_inventory = running.inventory(directory / "psrp.yml", operation_timeout_sec=2,
+                                                   read_timeout_sec=4, plugin="psrp")
+        yield running
+
+
+@pytest.fixture(scope="module")
+def gathered(psrp_fleet, tmp_path_factory):
+    """The gather playbook over winrm, then over psrp; the psrp run's per-host request counts."""
+    over_winrm = run_playbook(GATHER, psrp_fleet.winrm_inventory, tmp_path_factory.mktemp("winrm"))
+    psrp_fleet.reset_stats()
+    over_psrp = run_playbook(GATHER, psrp_fleet.psrp_inventory, tmp_path_factory.mktemp("psrp"))
+    stats = {host.name: host.stats() for host in psrp_fleet}
+    return over_winrm, over_psrp, stats
+
+
+def test_inventory_addresses_hosts_through_psrp(psrp_fleet):
+    text = pathlib.Path(psrp_fleet.psrp_inventory).read_text(encoding="utf-8")
+    assert "ansible_connection: psrp" in text and "ansible_connection: winrm" not in text
+    assert "ansible_psrp_auth: ntlm" in text and "ansible_psrp_protocol: https" in text
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_psrp_gives_the_same_evidence_and_verdict_as_winrm(gathered, name):
+    over_winrm, over_psrp, _stats = gathered
+    assert over_psrp.last(name, "codesign.windows.acs_facts")["status"] == "ok", over_psrp.host_results(name)
+    assert over_winrm.last(name, "codesign.windows.acs_facts")["status"] == "ok", over_winrm.host_results(name)
+    assert _acs(over_psrp, name)["evidence"] == _acs(over_winrm, name)["evidence"]
+    assert _acs(over_psrp, name)["runner"]["powershell"] == _acs(over_winrm, name)["runner"]["powershell"]
+    assert _verdict(over_psrp, name) == _verdict(over_winrm, name)
+
+
+def test_powershell_2_host_answers_over_psrp(gathered):
+    _winrm, over_psrp, _stats = gathered
+    facts = _acs(over_psrp, "w2008r2-esu-ready")
+    assert facts["runner"]["powershell"] == "2.0"
+    assert "KB5006743" in facts["evidence"]["hotfixes"]
+    assert _verdict(over_psrp, "w2008r2-esu-ready")["status"] == "ready"
+
+
+def test_one_pipeline_and_few_requests_per_host(gathered):
+    _winrm, _psrp, stats = gathered
+    for name in HOSTS:
+        host = stats[name]
+        assert host.commands_run == 1, (name, host)
+        assert host.actions.get("Create") == 1 and host.actions.get("Delete") == 1, (name, host.actions)
+        assert host.errors == (), (name, host.errors)
+    for name in ("w2019-2210", "w2012r2-oct2021", "w2008r2-esu-ready"):
+        assert stats[name].requests == BASIC_REQUESTS, (name, stats[name])
+    print("psrp HTTP requests per host:", {name: stats[name].requests for name in HOSTS})
