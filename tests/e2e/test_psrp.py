@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import pathlib
+import socket
 
 import pytest
+import yaml
 
 from emulator.fleet import build_fleet
 from support.e2e import E2E, run_playbook
@@ -19,7 +21,9 @@ from support.e2e import E2E, run_playbook
 GATHER = E2E / "playbooks" / "gather.yml"
 # A 2019, a 2012 R2 and a PowerShell 2.0 host (Windows PowerShell 2.0 serves PSRP 2.1 over WinRM 2.0),
 # plus an NTLM host (sealed messages over http) and two HTTPS hosts (NTLM and Basic).
-HOSTS = ["w2019-2210", "w2012r2-oct2021", "w2008r2-esu-ready", "w2012r2-seconly", "w2022-current", "win10-21h2-1288"]
+HOSTS = ["w2019-2210", "w2012r2-oct2021", "w2008r2-esu-ready", "w2012r2-seconly", "w2022-current", "win10-21h2-1288",
+         "w2016-ready"]
+FAST = ["-e", "acs_readiness_gather_timeout=3", "-e", "acs_readiness_command_timeout=15"]
 # Create (opens the pool), Receive (pool opened), Command (pipeline), Send (the runner as input),
 # Receive (output, state, Done), Delete: the same six HTTP requests as over winrm with Basic.
 BASIC_REQUESTS = 6
@@ -88,3 +92,57 @@ def test_one_pipeline_and_few_requests_per_host(gathered):
     for name in ("w2019-2210", "w2012r2-oct2021", "w2008r2-esu-ready"):
         assert stats[name].requests == BASIC_REQUESTS, (name, stats[name])
     print("psrp HTTP requests per host:", {name: stats[name].requests for name in HOSTS})
+
+
+def _unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# Each a mistake an admin makes in an inventory, and what the report must say about it.
+MISCONFIGURED = {
+    "w2012r2-oct2021": ({"ansible_port": _unused_port()}, "Connection refused"),
+    "w2008r2-esu-ready": ({"ansible_password": "not-the-password"},
+                          "failed to authenticate with the server: Failed to authenticate the user ansible with basic"),
+    # NTLM on a host whose listener offers Basic only.
+    "w2016-ready": ({"ansible_psrp_auth": "ntlm"}, "did not response with one of the following authentication methods"),
+    # Basic over http while message encryption stays "auto": pypsrp refuses before any request.
+    "w2012r2-seconly": ({"ansible_psrp_auth": "basic"}, "Cannot use message encryption with auth 'basic'"),
+    # http to an https listener.
+    "win10-21h2-1288": ({"ansible_psrp_protocol": "http", "ansible_psrp_message_encryption": "never"},
+                        "Failed to connect to the host via PSRP"),
+}
+
+
+@pytest.fixture(scope="module")
+def assessed_with_mistakes(psrp_fleet, tmp_path_factory):
+    work = tmp_path_factory.mktemp("psrp-assess")
+    document = yaml.safe_load(pathlib.Path(psrp_fleet.psrp_inventory).read_text(encoding="utf-8"))
+    hosts = document["all"]["children"]["windows"]["hosts"]
+    for name, (overrides, _reason) in MISCONFIGURED.items():
+        hosts[name].update(overrides)
+    inventory = work / "psrp-mistakes.yml"
+    inventory.write_text(yaml.safe_dump(document), encoding="utf-8")
+    reports = work / "reports"
+    run = run_playbook("codesign.windows.assess", inventory, work, ["-e", f"acs_readiness_report_dir={reports}", *FAST])
+    report = json.loads((reports / "acs-readiness.json").read_text(encoding="utf-8"))
+    return run, {record["host"]: record for record in report["hosts"]}
+
+
+def test_role_report_lists_psrp_hosts_with_their_verdict(assessed_with_mistakes, gathered):
+    _run, records = assessed_with_mistakes
+    over_winrm, _psrp, _stats = gathered
+    assert set(records) == set(HOSTS), "no host may be silently missing"
+    for name in set(HOSTS) - set(MISCONFIGURED):
+        assert records[name]["status"] == _verdict(over_winrm, name)["status"], (name, records[name])
+
+
+@pytest.mark.parametrize("name", sorted(MISCONFIGURED))
+def test_psrp_misconfiguration_is_reported_unreachable_with_the_reason(assessed_with_mistakes, name):
+    run, records = assessed_with_mistakes
+    _overrides, reason = MISCONFIGURED[name]
+    assert records[name]["status"] == "unreachable", records[name]
+    assert reason in records[name]["error"], records[name]["error"]
+    assert "Traceback" not in records[name]["error"]
+    assert run.stats[name]["changed"] == 0
