@@ -146,3 +146,99 @@ def test_psrp_misconfiguration_is_reported_unreachable_with_the_reason(assessed_
     assert reason in records[name]["error"], records[name]["error"]
     assert "Traceback" not in records[name]["error"]
     assert run.stats[name]["changed"] == 0
+
+
+# --------------------------------------------------------------------------- faulty hosts over psrp
+
+# What pypsrp and the psrp plugin make of each network fault; the outcome (failed or unreachable)
+# is the fixture's own, only the wording differs from winrm's.
+PSRP_FAULT_REASONS = {
+    "fault-badcreds": "failed to authenticate with the server",
+    "fault-down": "Connection refused",
+    "fault-dropped": "Connection aborted",
+    "fault-unencrypted": "Code: 500",
+    "fault-garbled": "not JSON",
+    "fault-truncated": "truncated or garbled",
+    "fault-hang": "gave no answer",
+}
+
+
+@pytest.fixture(scope="module")
+def faults_over_psrp(tmp_path_factory, fleet_models):
+    names = [name for name in fleet_models if name.startswith("fault-")]
+    work = tmp_path_factory.mktemp("psrp-faults")
+    with build_fleet(names) as running:
+        inventory = running.inventory(work / "hosts.yml", operation_timeout_sec=2, read_timeout_sec=4, plugin="psrp")
+        yield run_playbook(GATHER, inventory, work), names
+
+
+def test_faulty_hosts_fail_or_are_unreachable_over_psrp_as_over_winrm(faults_over_psrp, fleet_models):
+    run, names = faults_over_psrp
+    assert set(PSRP_FAULT_REASONS) <= set(names)
+    for name in names:
+        expect = fleet_models[name].expect
+        facts = run.last(name, "codesign.windows.acs_facts")
+        if "status" in expect:
+            assert facts["status"] == "ok", (name, facts)
+            assert _verdict(run, name)["status"] == expect["status"], name
+            continue
+        assert facts["status"] == ("unreachable" if "unreachable" in expect else "failed"), (name, facts)
+        assert PSRP_FAULT_REASONS[name] in facts["result"]["msg"], (name, facts["result"]["msg"])
+        assert "Traceback" not in facts["result"]["msg"]
+
+
+# --------------------------------------------------------------------------- the PSRP endpoint itself
+
+
+def _runspace_pool(host, **wsman_options):
+    from pypsrp.powershell import RunspacePool  # pylint: disable=import-outside-toplevel
+    from pypsrp.wsman import WSMan  # pylint: disable=import-outside-toplevel
+
+    wsman = WSMan(host.address, port=host.port, username=host.config.username, password=host.config.password,
+                  ssl=False, auth="basic", encryption="never", **wsman_options)
+    return RunspacePool(wsman, configuration_name=wsman_options.pop("configuration_name", "Microsoft.PowerShell"))
+
+
+@pytest.fixture(scope="module")
+def endpoint_fleet():
+    with build_fleet(["w2019-2210", "w2008r2-esu-ready", "w2008-nopowershell"]) as running:
+        yield running
+
+
+def test_a_script_error_fails_the_pipeline_with_an_error_record(endpoint_fleet):
+    from pypsrp.powershell import PowerShell  # pylint: disable=import-outside-toplevel
+
+    with _runspace_pool(endpoint_fleet["w2008r2-esu-ready"]) as pool:
+        shell = PowerShell(pool)
+        shell.add_script("Get-Thing {")
+        assert shell.invoke() == []
+        assert shell.had_errors
+        assert "syntax error" in str(shell.streams.error[0]) and "(PowerShell 2.0)" in str(shell.streams.error[0])
+        assert pool.protocol_version == "2.1"  # what Windows PowerShell 2.0 announces
+        ok = PowerShell(pool)
+        ok.add_script("$PSVersionTable.PSVersion.ToString()")
+        assert ok.invoke() == ["2.0"] and not ok.had_errors
+
+
+def test_output_larger_than_an_envelope_comes_in_several_receives(endpoint_fleet):
+    from pypsrp.powershell import PowerShell  # pylint: disable=import-outside-toplevel
+
+    host = endpoint_fleet["w2019-2210"]
+    text = "x" * 40_000
+    host.reset_stats()
+    with _runspace_pool(host, max_envelope_size=16_384) as pool:
+        shell = PowerShell(pool)
+        shell.add_script(f"Write-Output '{text}'")
+        assert shell.invoke() == [text]
+    assert host.stats().actions["Receive"] >= 1 + 3, host.stats()
+
+
+def test_no_powershell_no_endpoint(endpoint_fleet):
+    from pypsrp.exceptions import WSManFaultError  # pylint: disable=import-outside-toplevel
+
+    with pytest.raises(WSManFaultError, match="Cannot find the Microsoft.PowerShell session configuration"):
+        with _runspace_pool(endpoint_fleet["w2008-nopowershell"]):
+            pass
+    with pytest.raises(WSManFaultError, match="Cannot find the JEA session configuration"):
+        with _runspace_pool(endpoint_fleet["w2019-2210"], configuration_name="JEA"):
+            pass

@@ -742,7 +742,7 @@ class _HostService:
         creation = request.body.find(f"rsp:Shell/{{{PSRP_NS}}}creationXml", NS)
         if shell_element is None or creation is None or not creation.text:
             raise _invalid_parameter_fault("a RunspacePool Create needs rsp:Shell/creationXml")
-        # MS-PSRP 3.2.5.3.1: the client names the shell after its RunspacePool id.
+        # MS-PSRP 3.1.5.3.1: the client names the shell after its RunspacePool id.
         shell_id = (shell_element.get("ShellId") or str(uuid.uuid4())).upper()
         assert self.config.powershell is not None  # _check_configuration refused the Create otherwise
         try:
@@ -771,7 +771,7 @@ class _HostService:
         arguments = command_line.findall("rsp:Arguments", NS) if command_line is not None else []
         if command_line is None or not arguments or not arguments[0].text:
             raise _invalid_parameter_fault("a pipeline Command needs its CREATE_PIPELINE fragment in rsp:Arguments")
-        # MS-PSRP 3.2.5.3.3: the CommandId is the client's pipeline id.
+        # pypsrp names the command after its pipeline id, and Windows keeps it (MS-PSRP 3.1.5.3.4).
         command_id = (command_line.get("CommandId") or str(uuid.uuid4())).upper()
         with self._cond:
             session = self._psrp_session(self._shell(request))
@@ -779,10 +779,9 @@ class _HostService:
                 pipeline = session.create_pipeline(command_id, base64.b64decode(arguments[0].text))
             except Exception as exc:
                 raise _invalid_parameter_fault(f"the pipeline could not be created: {exc}") from exc
-            asked = session.requests[pipeline]
-            line = psrp.backend_invocation(asked.script) if asked.script is not None else ""
-            command = _Command(command_id, line, console_stdin=asked.no_input, pipeline=pipeline)
+            command = _Command(command_id, "", console_stdin=False, pipeline=pipeline)
             self._shell(request).commands[command_id] = command
+            self._sync_pipeline(command, session)
         return f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>"
 
     def _psrp_send(self, request: _Request) -> str:
@@ -798,12 +797,22 @@ class _HostService:
                 except Exception as exc:
                     raise _invalid_parameter_fault(f"unreadable PSRP data: {exc}") from exc
             for command in shell.commands.values():
-                asked = session.requests.get(command.pipeline)
-                if asked is not None and asked.input_ended and not command.stdin_closed:
-                    command.stdin = bytearray(asked.stdin)
-                    command.stdin_closed = True
+                self._sync_pipeline(command, session)
             self._cond.notify_all()
         return "<rsp:SendResponse/>"
+
+    @staticmethod
+    def _sync_pipeline(command: _Command, session: psrp.RunspacePoolSession) -> None:
+        """Carry what the client has sent of a pipeline (its script, then its input) over to the command."""
+        asked = session.requests.get(command.pipeline)
+        if asked is None:
+            return  # CREATE_PIPELINE is still coming, fragment by fragment
+        if not command.command_line and asked.script is not None:
+            command.command_line = psrp.backend_invocation(asked.script)
+        command.console_stdin = asked.no_input
+        if asked.input_ended and not command.stdin_closed:
+            command.stdin = bytearray(asked.stdin)
+            command.stdin_closed = True
 
     def _psrp_receive(self, request: _Request) -> str:
         desired = request.body.find("rsp:Receive/rsp:DesiredStream", NS)
