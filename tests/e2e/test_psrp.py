@@ -15,7 +15,9 @@ import socket
 import pytest
 import yaml
 
-from emulator.fleet import build_fleet
+from emulator.fleet import build_fleet, host_config
+from emulator.windows import load_fleet
+from emulator.wsman import Fleet
 from support.e2e import E2E, run_playbook
 
 GATHER = E2E / "playbooks" / "gather.yml"
@@ -62,6 +64,15 @@ def test_inventory_addresses_hosts_through_psrp(psrp_fleet):
     text = pathlib.Path(psrp_fleet.psrp_inventory).read_text(encoding="utf-8")
     assert "ansible_connection: psrp" in text and "ansible_connection: winrm" not in text
     assert "ansible_psrp_auth: ntlm" in text and "ansible_psrp_protocol: https" in text
+
+
+def test_a_fixture_can_ask_for_psrp(tmp_path):
+    model = load_fleet(["w2012r2-seconly"])[0]
+    model.connection = {**model.connection, "plugin": "psrp"}
+    with Fleet([host_config(model)]) as running:
+        text = running.inventory(tmp_path / "hosts.yml").read_text(encoding="utf-8")
+    assert "ansible_connection: psrp" in text and "ansible_psrp_auth: ntlm" in text
+    assert "ansible_psrp_message_encryption: auto" in text
 
 
 @pytest.mark.parametrize("name", HOSTS)
