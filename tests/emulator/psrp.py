@@ -52,7 +52,6 @@ session-key exchange for SecureString, and the idle timeout of a RunspacePool.
 from __future__ import annotations
 
 import base64
-import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -189,10 +188,16 @@ class RunspacePoolSession:
 
     # -- output to the client
 
+    def start_pipeline(self, pipeline_id: uuid.UUID) -> None:
+        """The pipeline starts running (PIPELINE_STATE Running)."""
+        self.pool.pipeline_table[pipeline_id].start()
+        self._collect()
+
     def finish_pipeline(self, pipeline_id: uuid.UUID, rc: int, stdout: bytes, stderr: bytes) -> None:
-        """Turn the host model's answer into what the runspace sends (see the module doc)."""
+        """Turn the host model's answer into what the running pipeline sends (see the module doc)."""
         pipeline = self.pool.pipeline_table[pipeline_id]
-        pipeline.start()
+        if pipeline.state == PSInvocationState.NotStarted:
+            pipeline.start()
         text = stdout.decode("utf-8", errors="replace")
         for line in text.splitlines():
             pipeline.write_output(line)
@@ -210,9 +215,6 @@ class RunspacePoolSession:
                 pipeline.host_call(HostMethodIdentifier.SetShouldExit, [rc])
             pipeline.complete()
         self._collect()
-
-    def refuse_pipeline(self, pipeline_id: uuid.UUID, message: str) -> None:
-        self.finish_pipeline(pipeline_id, 1, b"", message.encode("utf-8"))
 
     def stop_pipeline(self, pipeline_id: uuid.UUID) -> None:
         pipeline = self.pool.pipeline_table.get(pipeline_id)
@@ -258,10 +260,8 @@ def _error_record(message: str) -> ErrorRecord:
     exception = NETException(Message=message, HResult=-2146233087)
     exception.PSObject.type_names = ["System.Management.Automation.RuntimeException", "System.SystemException",
                                      *exception.PSTypeNames]
-    first_line = re.split(r"\r?\n", message, maxsplit=1)[0]
     return ErrorRecord(
         Exception=exception,
         CategoryInfo=ErrorCategoryInfo(Category=ErrorCategory.NotSpecified, Reason="RuntimeException"),
         FullyQualifiedErrorId="RuntimeException",
-        TargetObject=first_line,
     )

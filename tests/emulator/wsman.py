@@ -852,6 +852,7 @@ class _HostService:
 
     def _start_pipeline(self, command: _Command, session: psrp.RunspacePoolSession) -> None:
         """Start a runnable pipeline (condition held): its script goes to the backend like a cmd-shell command."""
+        session.start_pipeline(command.pipeline)
         if session.requests[command.pipeline].script is None:
             command.started = True
             command.result = CommandResult(1, stderr=b"The emulated host runs only pipelines of one script.")
