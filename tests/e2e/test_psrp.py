@@ -259,3 +259,24 @@ def test_no_powershell_no_endpoint(endpoint_fleet):
     with pytest.raises(WSManFaultError, match="Cannot find the JEA session configuration"):
         with _runspace_pool(endpoint_fleet["w2019-2210"], configuration_name="JEA"):
             pass
+
+
+def test_a_hung_pipeline_times_out_quietly_and_stops_on_signal(endpoint_fleet):
+    from pypsrp.complex_objects import PSInvocationState  # pylint: disable=import-outside-toplevel
+    from pypsrp.powershell import PowerShell  # pylint: disable=import-outside-toplevel
+
+    host = endpoint_fleet["w2019-2210"]
+    host.config.faults.hang = True
+    try:
+        with _runspace_pool(host, operation_timeout=1, read_timeout=3) as pool:
+            shell = PowerShell(pool)
+            shell.add_script("hostname")
+            shell.begin_invoke()
+            for _ in range(3):  # each Receive: the Running state or, after OperationTimeout, the TimedOut fault
+                shell.poll_invoke()
+            assert shell.state == PSInvocationState.RUNNING and shell.output == []
+            shell.stop()
+            assert shell.state == PSInvocationState.STOPPED
+    finally:
+        host.config.faults.hang = False
+    assert host.stats().actions["Signal"] == 1
