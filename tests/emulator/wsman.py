@@ -28,7 +28,8 @@ serving ``POST /wsman`` the way the WinRM service does for the ``windows/shell/c
   pipeline's script and input reach the same :class:`Backend` as a cmd-shell command does.
 
 Not emulated: resource URIs other than the cmd shell and Microsoft.PowerShell, Kerberos, CredSSP
-and certificate authentication, channel-binding-token validation, WS-Man Enumerate/Get/Put (``winrm get winrm/config``), shell quotas and idle timeouts, the request-size
+and certificate authentication, channel-binding-token validation, WS-Man Enumerate/Get/Put
+(``winrm get winrm/config``), shell quotas and idle timeouts, the request-size
 limit (``MaxEnvelopeSizekb``; Windows' default 500 KB is never reached by Ansible), and the exact
 text of faults other than the operation timeout and shell-not-found.
 """
