@@ -14,7 +14,18 @@ import re
 import time
 import typing as t
 
-from emulator.windows import Denied, Hung, WindowsHost, like, wql_match
+from emulator.windows import (
+    COR_E_SYSTEM,
+    Denied,
+    Hung,
+    PropertyGetError,
+    WindowsHost,
+    Wow64RegistryView,
+    like,
+    qfe_installed_on,
+    scm_denied,
+    wql_match,
+)
 
 HEADER = "# codesign.windows ACS probe runner"
 
@@ -128,6 +139,16 @@ def implemented_operations(script: str) -> set[str]:
     return set(re.findall(r"^\s*'(\w+)'\s*\{\s*\$data\s*=", script, re.M))
 
 
+# Behaviours of the runner the emulator has to know, read from the script the way the dispatch
+# switch is: whether it checks the language mode first, reads raw WMI values, enumerates every
+# service, and turns a probe that returned nothing into an error record.
+_CHECKS_LANGUAGE_MODE = re.compile(r"^function Invoke-AcsRunner \{[^}]*?\$ExecutionContext\.SessionState\.LanguageMode",
+                                   re.M | re.S)
+_READS_RAW_WMI = re.compile(r"function Invoke-AcsWmi \{(?:(?!\n    function ).)*?\$object\.psbase\.Properties", re.S)
+_ENUMERATES_SERVICES = re.compile(r"function Invoke-AcsServices \{(?:(?!\n    function ).)*?@\(Get-Service\)", re.S)
+_GUARDS_EMPTY_OUTPUT = re.compile(r"EndInvoke\(\$async\).*?\n\s*if \(\$json\.Length -eq 0\)", re.S)
+
+
 def is_probe_runner(script: str) -> bool:
     return script.lstrip().startswith(HEADER)
 
@@ -177,6 +198,14 @@ def _reg_subkeys(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
     return {"exists": True, "items": items, "truncated": truncated}
 
 
+def _wmi_value(host: WindowsHost, wmi_class: str, row: dict[str, t.Any], name: str) -> t.Any:
+    """A property as the runner reads it: the raw WMI value, or PowerShell's computed member when the
+    runner reads $object.$property (Win32_QuickFixEngineering.InstalledOn is computed)."""
+    if host.raw_wmi or wmi_class.lower() != "win32_quickfixengineering" or name.lower() != "installedon":
+        return row.get(name)
+    return qfe_installed_on(row.get(name), host.culture, host.build)
+
+
 def _wmi(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
     rows = host.wmi(probe["wmi_class"], probe["namespace"])
     items, truncated = [], False
@@ -186,25 +215,37 @@ def _wmi(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
         if len(items) >= probe["limit"]:
             truncated = True
             break
-        items.append({name: row.get(name) for name in probe["properties"]})
+        items.append({name: _wmi_value(host, probe["wmi_class"], row, name) for name in probe["properties"]})
     return {"items": items, "truncated": truncated}
 
 
 def _services(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
+    # As the runner does it: existence and start type from the service's key, status from
+    # Get-Service -Name, which needs the Service Control Manager.
+    if host.enumerates_services and host.faults.get("scm_denied"):
+        raise scm_denied()      # Get-Service with no name opens the Service Control Manager first
     installed = {name.lower(): service for name, service in host.services.items()}
-    found = {}
+    found: dict[str, t.Any] = {}
     for name in probe["names"]:
-        service = installed.get(name.lower())
-        if service is None:
+        key = host.registry.open(f"SYSTEM\\CurrentControlSet\\Services\\{name}")
+        if key is None:
             found[name] = {"exists": False}
             continue
-        key = host.registry.open(f"SYSTEM\\CurrentControlSet\\Services\\{service.name}")
-        found[name] = {"exists": True, "status": service.status, "start": key.get("Start") if key else None}
+        entry: dict[str, t.Any] = {"exists": True, "start": key.get("Start"), "status": None}
+        if host.faults.get("scm_denied"):
+            entry["status_error"] = error_record(host, scm_denied())
+        elif name.lower() in installed:
+            entry["status"] = installed[name.lower()].status
+        found[name] = entry
     return found
 
 
 def _file_version(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
     path = re.sub(r"%systemroot%", r"C:\\Windows", probe["path"], flags=re.I).lower()
+    if host.wow64:
+        # The file system redirector shows a 32-bit process SysWOW64 in place of System32.
+        # https://learn.microsoft.com/en-us/windows/win32/winprog64/file-system-redirector
+        path = path.replace("\\windows\\system32\\", "\\windows\\syswow64\\")
     version = host.files.get(path)
     if version is None:
         return {"exists": False}
@@ -222,6 +263,47 @@ OPERATIONS = {
 }
 
 
+class _Process:
+    """The host as the runner's PowerShell process sees it: a 32-bit process sees the redirected
+    registry; ``raw_wmi`` says whether the runner reads raw WMI values or PowerShell's computed ones."""
+
+    def __init__(self, host: WindowsHost, script: str):
+        self._host = host
+        self.registry = Wow64RegistryView(host.registry) if host.wow64 else host.registry
+        self.raw_wmi = bool(_READS_RAW_WMI.search(script))
+        self.enumerates_services = bool(_ENUMERATES_SERVICES.search(script))
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self._host, name)
+
+
+STOP_PREFIX = ('Command execution stopped because the preference variable "ErrorActionPreference" or common parameter '
+               'is set to Stop: ')
+
+
+def error_record(host: WindowsHost, exc: Exception) -> dict[str, t.Any]:
+    """What the runner's Get-AcsErrorRecord prints for an error, as this host's PowerShell presents it.
+
+    PowerShell 2.0 hands the catch block of a cmdlet run with -ErrorAction Stop an
+    ActionPreferenceStopException whose ErrorRecord holds the real error; 3.0 and later hand over
+    the real error itself. .NET method calls are not affected by -ErrorAction.
+    https://learn.microsoft.com/en-us/dotnet/api/system.management.automation.actionpreferencestopexception
+    https://github.com/PowerShell/PowerShell/issues/6200 (3.0+ unwraps it for catch)
+    """
+    if isinstance(exc, Denied):
+        exceptions, category, error_id = [dict(item) for item in exc.exceptions], exc.category, exc.error_id
+        if exc.cmdlet and host.powershell == "2.0":
+            exceptions.insert(0, {"type": "System.Management.Automation.ActionPreferenceStopException",
+                                  "message": STOP_PREFIX + exceptions[0]["message"], "hresult": COR_E_SYSTEM,
+                                  "code": None})
+            category, error_id = "OperationStopped", "ActionPreferenceStop"
+        return {"category": category, "error_id": error_id, "exceptions": exceptions}
+    kind = ("System.Management.Automation.GetValueInvocationException" if isinstance(exc, PropertyGetError)
+            else "System.Management.Automation.RuntimeException")
+    return {"category": "NotSpecified", "error_id": "", "exceptions": [
+        {"type": kind, "message": str(exc), "hresult": COR_E_SYSTEM, "code": None}]}
+
+
 def _dumps(value: t.Any) -> str:
     # The runner escapes every non-ASCII character as \uXXXX and writes no spaces.
     return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
@@ -234,6 +316,18 @@ def run(host: WindowsHost, script: str, sleep: t.Callable[[float], None] = time.
     if "Invoke-AcsRunner -Probes $AcsProbes -Options $AcsOptions" not in script:
         raise ScriptError("The runner was sent without the call that starts it.")
     implemented = implemented_operations(script)
+    if host.language_mode != "FullLanguage":
+        if not _CHECKS_LANGUAGE_MODE.search(script):
+            # The first call Constrained Language Mode blocks: a static method of a non-core type.
+            raise ScriptError("Cannot invoke method. Method invocation is supported only on core types in this "
+                              "language mode.\r\n    + CategoryInfo          : InvalidOperation: (:) [], "
+                              "RuntimeException\r\n    + FullyQualifiedErrorId : "
+                              "MethodInvocationNotSupportedInConstrainedLanguage")
+        return ('{"acs_runner":' + str(options["protocol"]) + ',"powershell":' + _dumps(host.powershell) +
+                ',"language_mode":' + _dumps(host.language_mode) + ',"results":[],"complete":true}\r\n')
+    process = t.cast(WindowsHost, _Process(host, script))
+    guards_empty = bool(_GUARDS_EMPTY_OUTPUT.search(script))
+    silent = {str(item) for item in host.faults.get("probe_no_output") or []}
     results, written = [], 0
     for probe in probes:
         if written >= options["max_output"]:
@@ -241,22 +335,32 @@ def run(host: WindowsHost, script: str, sleep: t.Callable[[float], None] = time.
                                 "error": "output limit reached", "ms": 0})
             results.append(json_text)
             continue
+        if probe["id"] in silent:
+            # The probe's pipeline ended with neither output nor exception.
+            json_text = _dumps({"id": probe["id"], "ok": False, "category": "error",
+                                "error": "the probe returned nothing", "ms": 0}) if guards_empty else ""
+            written += len(json_text)
+            results.append(json_text)
+            continue
         result: dict[str, t.Any] = {"id": probe["id"], "ok": True}
         try:
             if probe["op"] not in implemented or probe["op"] not in OPERATIONS:
                 raise RuntimeError(f"unknown probe operation {probe['op']}")
-            result["data"] = OPERATIONS[probe["op"]](host, probe)
-        except Denied as exc:
-            result.update(ok=False, category="denied", error=str(exc))
+            result["data"] = OPERATIONS[probe["op"]](process, probe)
+        except (Denied, PropertyGetError) as exc:
+            record = error_record(host, exc)
+            result.update(ok=False, category="error", error=record["exceptions"][0]["message"], record=record)
         except Hung:
             sleep(options["timeout_ms"] / 1000)
             result = {"id": probe["id"], "ok": False, "category": "timeout",
                       "error": f"no answer within {options['timeout_ms'] / 1000:g} s", "ms": options["timeout_ms"]}
         except (LookupError, ValueError, RuntimeError, KeyError) as exc:
-            result.update(ok=False, category="error", error=str(exc))
+            result.update(ok=False, category="error", error=str(exc), record=error_record(host, exc))
         result.setdefault("ms", 3)
         json_text = _dumps(result)
         written += len(json_text)
         results.append(json_text)
     return ('{"acs_runner":' + str(options["protocol"]) + ',"powershell":' + _dumps(host.powershell) +
-            ',"elapsed_ms":' + str(40 + 3 * len(probes)) + ',"results":[' + ",".join(results) + '],"complete":true}\r\n')
+            ',"language_mode":"FullLanguage","process_bits":' + str(32 if host.wow64 else 64) +
+            ',"wow64":' + _dumps(host.wow64) + ',"elapsed_ms":' + str(40 + 3 * len(probes)) +
+            ',"results":[' + ",".join(results) + '],"complete":true}\r\n')
