@@ -479,6 +479,7 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
         "schema": FACTS_SCHEMA,
         "gathered_subsets": subsets,
         "runner": {"protocol": document.get("acs_runner"), "powershell": document.get("powershell"),
+                   "process_bits": document.get("process_bits"), "language_mode": document.get("language_mode"),
                    "elapsed_ms": document.get("elapsed_ms")},
         "os": os_facts,
         "hotfixes": hotfixes,

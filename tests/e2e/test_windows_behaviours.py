@@ -109,6 +109,7 @@ def test_output_starting_with_a_byte_order_mark_is_read(gathered):
     acs = _acs(gathered, "w2016-utf8-console")
     assert acs["errors"] == []
     assert acs["evidence"]["os_version"] == "10.0.14393"
+    assert (acs["runner"]["process_bits"], acs["runner"]["language_mode"]) == (64, "FullLanguage")
     assert _verdict(gathered, "w2016-utf8-console")["status"] == "ready"
 
 
