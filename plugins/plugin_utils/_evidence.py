@@ -362,20 +362,22 @@ def _agents(results: _Results) -> dict[str, t.Any] | None:
                 entries.append({"key": item.get("name"), "display_name": values["DisplayName"],
                                 "display_version": values.get("DisplayVersion"), "publisher": values.get("Publisher")})
     service_states = {}
-    unreadable: dict[tuple[str, str], list[str]] = {}
+    unreadable: dict[str, list[tuple[str, str]]] = {}
     for name, info in (services or {}).items():
         if isinstance(info, dict) and info.get("status_error") is not None:
             # The service exists (its key says so) but its status could not be asked for.
             record = info["status_error"]
-            unreadable.setdefault((classify_error(record), error_message(record, "status unreadable")), []).append(name)
+            unreadable.setdefault(classify_error(record), []).append((name, error_message(record, "status unreadable")))
         if isinstance(info, dict):
             service_states[name] = {
                 "exists": bool(info.get("exists")),
                 "status": str(info["status"]).lower() if info.get("status") else None,
                 "start": SERVICE_START.get(_int(info.get("start")), None) if info.get("start") is not None else None,
             }
-    for (category, message), names in unreadable.items():
-        results.add_error("agents.services", category, f"status of {', '.join(sorted(names))}: {message}")
+    for category, failures in unreadable.items():
+        failures.sort()
+        names = ", ".join(name for name, _message in failures)
+        results.add_error("agents.services", category, f"status of {names} not readable: {failures[0][1]}")
     return {"uninstall": entries, "registry": registry, "services": service_states,
             "services_gathered": services is not None,
             "products": _products(entries, registry, service_states, services is not None)}

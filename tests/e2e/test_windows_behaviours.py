@@ -60,8 +60,8 @@ def test_least_privileged_account_still_finds_the_agent(gathered):
     assert ntrtscan == {"exists": True, "status": None, "start": "auto"}
     assert acs["evidence"]["agents"] == [{"product": "apex_one", "version": "14.0.0.12526", "service_state": "unknown"}]
     warnings = _warnings(gathered, name)
-    assert any("agents.services: permission denied" in text and "Cannot open Service Control Manager" in text
-               for text in warnings), warnings
+    assert any("agents.services: permission denied (status of TMBMServer, TmListen, ntrtscan not readable: "
+               "Cannot open TMBMServer service on computer '.'. (Access is denied))" in text for text in warnings), warnings
     assert _verdict(gathered, name)["status"] == "ready"
 
 

@@ -233,7 +233,7 @@ def _services(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
             continue
         entry: dict[str, t.Any] = {"exists": True, "start": key.get("Start"), "status": None}
         if host.faults.get("scm_denied"):
-            entry["status_error"] = error_record(host, scm_denied())
+            entry["status_error"] = error_record(host, scm_denied(name))
         elif name.lower() in installed:
             entry["status"] = installed[name.lower()].status
         found[name] = entry

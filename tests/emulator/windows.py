@@ -120,11 +120,19 @@ def wmi_denied(wmi_class: str, by: str = "namespace") -> Denied:
                   error_id="GetWMIManagementException,Microsoft.PowerShell.Commands.GetWmiObjectCommand", cmdlet=True)
 
 
-def scm_denied() -> Denied:
-    """Get-Service when the account cannot open the Service Control Manager: a non-administrator's
-    network logon (WinRM) is not granted SC_MANAGER_CONNECT remotely.
+def scm_denied(service: str | None = None) -> Denied:
+    """Get-Service for an account that is not an administrator, over a network logon (WinRM).
+
+    The SCM grants remote authenticated users SC_MANAGER_CONNECT only, so listing every service
+    (EnumServicesStatusEx needs SC_MANAGER_ENUMERATE_SERVICE) fails with .NET's "Cannot open
+    Service Control Manager"; a service's default DACL grants SERVICE_QUERY_STATUS to interactive
+    users and services, not network logons, so asking for one service fails with "Cannot open
+    <name> service". Both wrap Win32 error 5.
     https://learn.microsoft.com/en-us/windows/win32/services/service-security-and-access-rights"""
-    outer = "Cannot open Service Control Manager on computer '.'. This operation might require other privileges."
+    if service is None:
+        outer = "Cannot open Service Control Manager on computer '.'. This operation might require other privileges."
+    else:
+        outer = f"Cannot open {service} service on computer '.'."
     return Denied(outer, [
         {"type": "System.InvalidOperationException", "message": outer, "hresult": COR_E_INVALIDOPERATION,
          "code": None},

@@ -159,5 +159,5 @@ def test_unreadable_service_status_is_unknown_with_one_warning():
     assert facts["evidence"]["agents"][0]["service_state"] == "unknown"
     service_errors = [error for error in facts["errors"] if error["probe"] == "agents.services"]
     assert service_errors == [{"probe": "agents.services", "subset": "agents", "category": "denied",
-                               "message": "status of TmListen, ntrtscan: Cannot open Service Control Manager on "
-                                          "computer '.'. (Access is denied)"}]
+                               "message": "status of TmListen, ntrtscan not readable: Cannot open Service Control "
+                                          "Manager on computer '.'. (Access is denied)"}]
