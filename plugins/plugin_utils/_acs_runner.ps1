@@ -234,23 +234,28 @@ $AcsLibrary = {
         # block the ActionPreferenceStopException of -ErrorAction Stop, with the error that
         # stopped the command in its ErrorRecord rather than in InnerException: follow both.
         $chain = New-Object System.Collections.ArrayList
-        $exception = $ErrorRecord.Exception
-        while ($null -ne $exception -and $chain.Count -lt 8) {
-            $code = $null
-            if ($exception -is [System.ComponentModel.Win32Exception]) { $code = [string]$exception.NativeErrorCode }
-            elseif ($exception.GetType().FullName -eq 'System.Management.ManagementException') { $code = [string]$exception.ErrorCode }
-            [void]$chain.Add(@{
-                type = $exception.GetType().FullName
-                message = [string]$exception.Message
-                hresult = [System.Runtime.InteropServices.Marshal]::GetHRForException($exception)
-                code = $code
-            })
-            $next = $exception.InnerException
-            if ($null -eq $next -and $exception -is [System.Management.Automation.IContainsErrorRecord] -and
-                $null -ne $exception.ErrorRecord -and -not [object]::ReferenceEquals($exception.ErrorRecord.Exception, $exception)) {
-                $next = $exception.ErrorRecord.Exception
+        try {
+            $exception = $ErrorRecord.Exception
+            while ($null -ne $exception -and $chain.Count -lt 8) {
+                $code = $null
+                if ($exception -is [System.ComponentModel.Win32Exception]) { $code = [string]$exception.NativeErrorCode }
+                elseif ($exception.GetType().FullName -eq 'System.Management.ManagementException') { $code = [string]$exception.ErrorCode }
+                [void]$chain.Add(@{
+                    type = $exception.GetType().FullName
+                    message = [string]$exception.Message
+                    hresult = [System.Runtime.InteropServices.Marshal]::GetHRForException($exception)
+                    code = $code
+                })
+                $next = $exception.InnerException
+                if ($null -eq $next -and $exception -is [System.Management.Automation.IContainsErrorRecord] -and
+                    $null -ne $exception.ErrorRecord -and -not [object]::ReferenceEquals($exception.ErrorRecord.Exception, $exception)) {
+                    $next = $exception.ErrorRecord.Exception
+                }
+                $exception = $next
             }
-            $exception = $next
+        }
+        catch {
+            # A chain that cannot be read further is sent as far as it was read.
         }
         return @{
             category = [string]$ErrorRecord.CategoryInfo.Category

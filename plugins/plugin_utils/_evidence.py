@@ -136,14 +136,18 @@ def _refuse_unusable_session(document: dict[str, t.Any]) -> None:
     """Fail the host when the runner's session cannot give true evidence, saying what to do."""
     language_mode = document.get("language_mode")
     if language_mode not in (None, "FullLanguage"):
+        # Under App Control for Business (WDAC) no account is exempt: the way out is the policy or an export.
         raise RunnerOutputError(
             f"PowerShell runs in {str(language_mode)[:40]} mode on this host (an AppLocker or App Control for "
-            "Business/WDAC policy), which blocks the .NET calls the probes need, so nothing was gathered. Either allow "
-            "the codesign.windows probe runner through that policy (for example sign it with a certificate the "
-            "policy trusts), or assess this host from an export of its updates, certificates and agents")
+            "Business/WDAC policy), which blocks the .NET calls the probes need, so nothing was gathered. Either "
+            "allow the codesign.windows probe runner through that policy (only code the policy trusts, such as a "
+            "script signed by a publisher it allows, runs in FullLanguage mode), or assess this host from an export: "
+            "write its evidence record (docs/verdict.md) and judge it with codesign.windows.acs_verdict")
     if document.get("wow64") is True:
+        bits = document.get("process_bits")
+        bits = bits if isinstance(bits, int) and not isinstance(bits, bool) and 0 < bits < 128 else 32
         raise RunnerOutputError(
-            f"the probes ran in a {document.get('process_bits', 32)}-bit PowerShell on 64-bit Windows, which sees "
+            f"the probes ran in a {bits}-bit PowerShell on 64-bit Windows, which sees "
             "the 32-bit registry view (HKLM\\SOFTWARE\\WOW6432Node) and SysWOW64, not the servicing store: connect "
             "to the 64-bit endpoint (ansible_psrp_configuration_name: Microsoft.PowerShell, not "
             "Microsoft.PowerShell32) or use a 64-bit shell (a 64-bit OpenSSH server)")
