@@ -35,6 +35,9 @@ _PACKAGE_ROLLUP = re.compile(r"^Package_for_RollupFix~[^~]*~[^~]*~[^~]*~(\d+\.\d
 
 
 BOM = "\ufeff"
+# FullyQualifiedErrorIds PowerShell gives what Constrained Language Mode blocks, e.g.
+# MethodInvocationNotSupportedInConstrainedLanguage, CannotCreateTypeConstrainedLanguage.
+_CONSTRAINED_ERROR_ID = re.compile(r"FullyQualifiedErrorId\s*:\s*\w*ConstrainedLanguage\b")
 CMD_NOT_FOUND = 9009      # cmd.exe's exit code for "is not recognized", in every display language
 
 # What an exception chain from the runner must contain to mean "access denied", on any PowerShell
@@ -99,6 +102,9 @@ def parse_runner_output(rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
     lines = [line.strip().lstrip(BOM).strip() for line in (stdout or "").splitlines() if line.strip()]
     document_line = next((line for line in lines if line.startswith('{"acs_runner"')), None)
     if document_line is None:
+        if _CONSTRAINED_ERROR_ID.search(error_text):
+            # Blocked before the runner could check (its error ids are not translated).
+            raise _language_mode_error("ConstrainedLanguage")
         if rc == CMD_NOT_FOUND:
             raise RunnerOutputError("PowerShell is not installed on this host (cmd.exe could not find it, exit code "
                                     f"{CMD_NOT_FOUND}; Windows Server 2008 SP2 has none in-box: install Windows "
@@ -132,17 +138,21 @@ def parse_runner_output(rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
     return document
 
 
+def _language_mode_error(language_mode: str) -> RunnerOutputError:
+    # Under App Control for Business (WDAC) no account is exempt: the way out is the policy or an export.
+    return RunnerOutputError(
+        f"PowerShell runs in {language_mode} mode on this host (an AppLocker or App Control for "
+        "Business/WDAC policy), which blocks the .NET calls the probes need, so nothing was gathered. Either "
+        "allow the codesign.windows probe runner through that policy (only code the policy trusts, such as a "
+        "script signed by a publisher it allows, runs in FullLanguage mode), or assess this host from an export: "
+        "write its evidence record (docs/verdict.md) and judge it with codesign.windows.acs_verdict")
+
+
 def _refuse_unusable_session(document: dict[str, t.Any]) -> None:
     """Fail the host when the runner's session cannot give true evidence, saying what to do."""
     language_mode = document.get("language_mode")
     if language_mode not in (None, "FullLanguage"):
-        # Under App Control for Business (WDAC) no account is exempt: the way out is the policy or an export.
-        raise RunnerOutputError(
-            f"PowerShell runs in {str(language_mode)[:40]} mode on this host (an AppLocker or App Control for "
-            "Business/WDAC policy), which blocks the .NET calls the probes need, so nothing was gathered. Either "
-            "allow the codesign.windows probe runner through that policy (only code the policy trusts, such as a "
-            "script signed by a publisher it allows, runs in FullLanguage mode), or assess this host from an export: "
-            "write its evidence record (docs/verdict.md) and judge it with codesign.windows.acs_verdict")
+        raise _language_mode_error(str(language_mode)[:40])
     if document.get("wow64") is True:
         bits = document.get("process_bits")
         bits = bits if isinstance(bits, int) and not isinstance(bits, bool) and 0 < bits < 128 else 32

@@ -107,6 +107,14 @@ def test_constrained_language_mode_fails_with_what_to_do():
     assert "account" not in message
 
 
+def test_constrained_language_mode_blocking_before_the_runner_is_recognised_by_error_id():
+    stderr = ("Le mode de langage ne prend en charge que les types de base.\r\n"
+              "    + CategoryInfo          : InvalidOperation: (:) [], RuntimeException\r\n"
+              "    + FullyQualifiedErrorId : MethodInvocationNotSupportedInConstrainedLanguage\r\n")
+    with pytest.raises(RunnerOutputError, match="ConstrainedLanguage mode on this host"):
+        parse_runner_output(1, "", stderr)
+
+
 def test_a_32_bit_session_on_64_bit_windows_fails_with_the_fix():
     with pytest.raises(RunnerOutputError, match="Microsoft.PowerShell32"):
         parse_runner_output(0, _line(_document([], process_bits=32, wow64=True)), "")
