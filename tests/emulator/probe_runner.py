@@ -149,6 +149,42 @@ _ENUMERATES_SERVICES = re.compile(r"function Invoke-AcsServices \{(?:(?!\n    fu
 _GUARDS_EMPTY_OUTPUT = re.compile(r"EndInvoke\(\$async\).*?\n\s*if \(\$json\.Length -eq 0\)", re.S)
 
 
+# Constrained Language Mode: the types a script may create or call static methods on (the core
+# types of about_Language_Modes that the runner could use); everything else is blocked.
+# https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_language_modes
+CLM_CORE_TYPES = frozenset(name.lower() for name in (
+    "array", "bool", "byte", "char", "datetime", "System.DateTime", "decimal", "double", "float", "guid", "hashtable",
+    "System.Collections.Hashtable", "int", "int16", "int32", "int64", "long", "psobject", "pscustomobject", "regex",
+    "sbyte", "scriptblock", "ScriptBlock", "short", "single", "string", "System.String", "timespan", "uint16",
+    "uint32", "uint64", "version", "void", "xml", "ipaddress", "uri", "wmi", "wmiclass", "wmisearcher"))
+_STATIC_CALL = re.compile(r"\[([\w.]+)\]::\w+\s*\(")
+_NEW_OBJECT = re.compile(r"New-Object\s+(?:-TypeName\s+)?([\w.]+)", re.I)
+
+
+def constrained_language_failure(script: str) -> str | None:
+    """What PowerShell prints when the runner meets the first thing Constrained Language Mode blocks:
+    New-Object of a non-core type, or a static method of one (RunspaceFactory, FileVersionInfo, ...)."""
+    start = script.find("function Invoke-AcsRunner {")
+    body = script[start:] if start >= 0 else script
+    blocked = []
+    for pattern, kind in ((_NEW_OBJECT, "create"), (_STATIC_CALL, "invoke")):
+        for match in pattern.finditer(body):
+            if match.group(1).lower() not in CLM_CORE_TYPES:
+                blocked.append((match.start(), kind))
+                break
+    if not blocked:
+        return None
+    _position, kind = min(blocked)
+    if kind == "create":
+        return ("New-Object : Cannot create type. Only core types are supported in this language mode.\r\n"
+                "    + CategoryInfo          : PermissionDenied: (:) [New-Object], PSNotSupportedException\r\n"
+                "    + FullyQualifiedErrorId : CannotCreateTypeConstrainedLanguage,"
+                "Microsoft.PowerShell.Commands.NewObjectCommand")
+    return ("Cannot invoke method. Method invocation is supported only on core types in this language mode.\r\n"
+            "    + CategoryInfo          : InvalidOperation: (:) [], RuntimeException\r\n"
+            "    + FullyQualifiedErrorId : MethodInvocationNotSupportedInConstrainedLanguage")
+
+
 def is_probe_runner(script: str) -> bool:
     return script.lstrip().startswith(HEADER)
 
@@ -317,14 +353,12 @@ def run(host: WindowsHost, script: str, sleep: t.Callable[[float], None] = time.
         raise ScriptError("The runner was sent without the call that starts it.")
     implemented = implemented_operations(script)
     if host.language_mode != "FullLanguage":
-        if not _CHECKS_LANGUAGE_MODE.search(script):
-            # The first call Constrained Language Mode blocks: a static method of a non-core type.
-            raise ScriptError("Cannot invoke method. Method invocation is supported only on core types in this "
-                              "language mode.\r\n    + CategoryInfo          : InvalidOperation: (:) [], "
-                              "RuntimeException\r\n    + FullyQualifiedErrorId : "
-                              "MethodInvocationNotSupportedInConstrainedLanguage")
-        return ('{"acs_runner":' + str(options["protocol"]) + ',"powershell":' + _dumps(host.powershell) +
-                ',"language_mode":' + _dumps(host.language_mode) + ',"results":[],"complete":true}\r\n')
+        if _CHECKS_LANGUAGE_MODE.search(script):
+            return ('{"acs_runner":' + str(options["protocol"]) + ',"powershell":' + _dumps(host.powershell) +
+                    ',"language_mode":' + _dumps(host.language_mode) + ',"results":[],"complete":true}\r\n')
+        failure = constrained_language_failure(script)
+        if failure:
+            raise ScriptError(failure)
     process = t.cast(WindowsHost, _Process(host, script))
     guards_empty = bool(_GUARDS_EMPTY_OUTPUT.search(script))
     silent = {str(item) for item in host.faults.get("probe_no_output") or []}

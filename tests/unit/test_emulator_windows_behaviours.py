@@ -116,8 +116,24 @@ def test_constrained_language_mode():
     assert document["results"] == []
     unchecked = SCRIPT.replace("$languageMode = [string]$ExecutionContext.SessionState.LanguageMode",
                                "$languageMode = 'FullLanguage'")
-    with pytest.raises(probe_runner.ScriptError, match="Method invocation is supported only on core types"):
+    # Without the check the first blocked construct fails: New-Object of a type that is not core.
+    with pytest.raises(probe_runner.ScriptError, match="CannotCreateTypeConstrainedLanguage"):
         probe_runner.run(host, unchecked)
+
+
+@pytest.mark.parametrize("body, error_id", [
+    ("$r = [System.Management.Automation.Runspaces.RunspaceFactory]::CreateRunspace()",
+     "MethodInvocationNotSupportedInConstrainedLanguage"),
+    ("$i = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($p)", "MethodInvocationNotSupportedInConstrainedLanguage"),
+    ("$b = New-Object System.Text.StringBuilder", "CannotCreateTypeConstrainedLanguage"),
+    ("$s = [string]::Join(',', @()); $t = [DateTime]::UtcNow", None),
+])
+def test_what_constrained_language_mode_blocks(body, error_id):
+    message = probe_runner.constrained_language_failure("function Invoke-AcsRunner {\n" + body + "\n}")
+    if error_id is None:
+        assert message is None
+    else:
+        assert error_id in message
 
 
 def test_a_probe_that_returns_nothing():
