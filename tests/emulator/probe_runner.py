@@ -4,7 +4,10 @@ PowerShell is not executed here. The emulator reads the script it received the w
 itself would: it finds $AcsOptions and $AcsProbes (PowerShell data literals), checks that every
 probe's operation is one the runner's dispatch switch actually implements, and evaluates each
 probe against the host model. The answer has the runner's shape: one JSON line, ASCII only, one
-result per probe with ok/data or ok/category/error, and the output limit applied the same way.
+result per probe with ok/data or ok/category/error (with the error's record: its exception chain
+as the host's PowerShell version presents it), and the output limit applied the same way. The
+host's PowerShell process decides what the probes see: its language mode, its bitness (a 32-bit
+process sees the redirected registry) and its culture.
 """
 
 from __future__ import annotations
