@@ -30,6 +30,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     build_probes,
     render_script,
     resolve_subsets,
+    runner_budget_seconds,
 )
 
 ARGUMENT_SPEC = {
@@ -73,7 +74,7 @@ class ActionModule(ActionBase):
         probes = build_probes(subsets)
         script = render_script(probes, timeout_ms=args["gather_timeout"] * 1000)
         command = bootstrap_command()
-        deadline = args["command_timeout"] or args["gather_timeout"] * len(probes) + CONTROLLER_SLACK
+        deadline = args["command_timeout"] or runner_budget_seconds(probes, args["gather_timeout"]) + CONTROLLER_SLACK
         if deadline < 1:
             result.update(failed=True, msg="command_timeout must be at least 1 second")
             return result

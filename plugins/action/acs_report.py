@@ -11,6 +11,7 @@ not a change to any host: the task never reports changed.
 from __future__ import annotations
 
 import datetime
+import os
 import typing as t
 from collections.abc import Mapping
 
@@ -111,7 +112,8 @@ class ActionModule(ActionBase):
             "agent_package": package,
             **plain(args["run_info"]),
         }
-        directory = args["directory"]
+        # Relative to where ansible-playbook runs, and absolute in the result (set_stats, copy tasks).
+        directory = os.path.abspath(args["directory"])
         previous = read_previous(directory, args["basename"])
         document = build_document(records, run, previous)
         try:

@@ -15,7 +15,13 @@ import re
 import typing as t
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import ROOT_CA_SHA1, normalize_kb
-from ansible_collections.codesign.windows.plugins.plugin_utils._probes import PROTOCOL, REBOOT_KEYS, ROOT_STORES
+from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
+    CTL_URL,
+    DISALLOWED_STORES,
+    PROTOCOL,
+    REBOOT_KEYS,
+    ROOT_STORES,
+)
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import identify_product
 
 FACTS_SCHEMA = 1
@@ -328,9 +334,19 @@ def _certificates(results: _Results) -> dict[str, t.Any] | None:
     auto_update = results.values("certificates.auto_update")
     if stores is None and policy is None and auto_update is None:
         return None
-    found = None
+    found = disallowed = None
     if isinstance(stores, dict):
         found = {name: bool(stores.get(f"{path}\\{ROOT_CA_SHA1}")) for name, path in ROOT_STORES.items()}
+        disallowed = {name: bool(stores.get(f"{path}\\{ROOT_CA_SHA1}")) for name, path in DISALLOWED_STORES.items()}
+    # A certificate in a Disallowed store is explicitly distrusted: chains through it fail even when the same
+    # certificate is in Root, and automatic root update does not take it out again.
+    is_disallowed = any(disallowed.values()) if disallowed is not None else None
+    present = (any(found.values()) and not is_disallowed) if found is not None else None
+    reason = None
+    if is_disallowed:
+        stores_named = ", ".join(name for name, hit in disallowed.items() if hit)
+        reason = (f"the root certificate is in the Disallowed (untrusted) store ({stores_named}), which overrides "
+                  "Root: Windows does not trust it")
     disabled = None
     if policy is not None or auto_update is not None:
         disabled = any(_int((values or {}).get("DisableRootAutoUpdate")) == 1 for values in (policy, auto_update))
@@ -339,7 +355,10 @@ def _certificates(results: _Results) -> dict[str, t.Any] | None:
     return {
         "root_ca_sha1": ROOT_CA_SHA1,
         "root_ca_stores": found,
-        "root_ca_present": any(found.values()) if found is not None else None,
+        "disallowed": disallowed,
+        "root_ca_disallowed": is_disallowed,
+        "root_ca_present": present,
+        "root_ca_reason": reason,
         "disable_root_auto_update": disabled,
         "root_dir_url": (auto_update or {}).get("RootDirURL"),
     }
@@ -352,7 +371,7 @@ def _reboot(results: _Results) -> dict[str, t.Any] | None:
         return None
     flags = {name: (bool(keys.get(path)) if isinstance(keys, dict) else None) for name, path in REBOOT_KEYS.items()}
     flags["pending_file_rename"] = bool(renames.get("PendingFileRenameOperations")) if renames is not None else None
-    servicing = [flags["cbs_reboot_pending"], flags["wu_reboot_required"]]
+    servicing = [flags[name] for name in REBOOT_KEYS]
     flags["reboot_pending"] = True if any(servicing) else (None if None in servicing else False)
     return flags
 
@@ -441,9 +460,48 @@ def _esu(results: _Results) -> dict[str, t.Any] | None:
     data = results.data("esu.licenses")
     if data is None:
         return None
+    items = data.get("items") if isinstance(data, dict) else None
     licenses = [{"name": item.get("Name"), "id": item.get("ID"), "license_status": _int(item.get("LicenseStatus"))}
-                for item in data.get("items") or [] if isinstance(item, dict)]
-    return {"licenses": licenses, "licensed": any(item["license_status"] == 1 for item in licenses)}
+                for item in (items if isinstance(items, list) else []) if isinstance(item, dict)]
+    # Only LicenseStatus 1 (licensed) proves a licence. No ESU product at all proves nothing: Azure-hosted
+    # 2008 R2 and Arc-enabled 2012/2012 R2 receive ESU without a SoftwareLicensingProduct row
+    # (https://learn.microsoft.com/en-us/azure/azure-arc/servers/deliver-extended-security-updates).
+    # An ESU key that is installed but not licensed (status 0, 2-6) says this host is not licensed by it.
+    if any(item["license_status"] == 1 for item in licenses):
+        licensed, reason = True, "an ESU licence product is licensed (LicenseStatus 1)"
+    elif licenses:
+        licensed, reason = False, "an ESU key is installed but not licensed (LicenseStatus is not 1)"
+    else:
+        licensed, reason = None, ("no ESU licence product found; Azure and Azure Arc deliver ESU without one, "
+                                  "so this is unknown: set acs_esu in the inventory")
+    return {"licenses": licenses, "licensed": licensed, "reason": reason}
+
+
+# WinHTTP errors (https://learn.microsoft.com/en-us/windows/win32/winhttp/error-messages) as the HRESULTs
+# WinHttpRequest raises: 12002 timeout, 12007 name not resolved, 12017 cancelled, 12029 cannot connect,
+# 12030 connection error. A proxy that wants credentials is no error: it answers HTTP 407.
+_WINHTTP_ERRORS = {"0x80072EE2": "timed out", "0x80072EE7": "the name could not be resolved",
+                   "0x80072EF1": "the request was cancelled", "0x80072EFD": "the connection could not be made",
+                   "0x80072EFE": "the connection was ended abnormally"}
+
+
+def _connectivity(results: _Results) -> dict[str, t.Any] | None:
+    """Whether the host's own WinHTTP stack fetched the trusted root CTL's URL."""
+    data = results.data("connectivity.ctl")
+    if not isinstance(data, dict):
+        return None
+    status = _int(data.get("status"))
+    code = str(data["error_code"]).upper().replace("0X", "0x") if data.get("error_code") else None
+    if status is not None and 200 <= status < 400:
+        result = "reachable"
+    elif status == 407:
+        result = "proxy_required"
+    else:
+        result = "unreachable"
+    error = str(data["error"])[:500] if data.get("error") is not None and status is None else None
+    detail = f"HTTP {status}" if status is not None else _WINHTTP_ERRORS.get(code or "", error or "no answer")
+    return {"url": CTL_URL, "result": result, "status": status, "error_code": code[:12] if code else None,
+            "error": error, "detail": f"{detail} ({code[:12]})" if code and status is None else detail}
 
 
 def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subsets: list[str],
@@ -456,6 +514,7 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
     reboot = _reboot(results)
     agents = _agents(results)
     esu = _esu(results)
+    connectivity = _connectivity(results)
     inventory = inventory or {}
 
     evidence: dict[str, t.Any] = {
@@ -463,6 +522,8 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
         "architecture": None, "kernel_version": None, "hotfixes": None, "rollup_builds": None,
         "pending_rollup_builds": None, "root_ca_present": None, "root_auto_update_disabled": None,
         "offline": inventory.get("offline"), "esu": inventory.get("esu"), "reboot_pending": None, "agents": None,
+        "offline_source": "inventory" if inventory.get("offline") is not None else None,
+        "root_ca_disallowed": None,
     }
     if os_facts:
         evidence.update(os_name=os_facts["product_name"], os_version=os_facts["version"], ubr=os_facts["ubr"],
@@ -482,6 +543,7 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
                                                     if item["rollup_build"] and item["state"] in CBS_PENDING})
     if certificates:
         evidence["root_ca_present"] = certificates["root_ca_present"]
+        evidence["root_ca_disallowed"] = certificates["root_ca_disallowed"]
         evidence["root_auto_update_disabled"] = certificates["disable_root_auto_update"]
     if reboot:
         evidence["reboot_pending"] = reboot["reboot_pending"]
@@ -490,6 +552,14 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
                                "service_state": item["service_state"]} for item in agents["products"]]
     if esu and evidence["esu"] is None:
         evidence["esu"] = esu["licensed"]
+    # The inventory decides when it says something; otherwise the host's own attempt to fetch the CTL does,
+    # unless automatic root update is redirected to an internal RootDirURL (a disconnected environment's own
+    # CTL server), where Windows Update's URL says nothing about what the host can fetch.
+    if connectivity and certificates and certificates.get("root_dir_url"):
+        connectivity["note"] = "automatic root update is redirected to RootDirURL; this probe does not decide offline"
+    elif connectivity and evidence["offline"] is None:
+        evidence["offline"] = connectivity["result"] != "reachable"
+        evidence["offline_source"] = "probe"
 
     return {
         "schema": FACTS_SCHEMA,
@@ -503,6 +573,7 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
         "reboot": reboot,
         "agents": agents,
         "esu": esu,
+        "connectivity": connectivity,
         "errors": results.errors,
         "evidence": evidence,
     }

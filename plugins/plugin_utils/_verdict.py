@@ -447,11 +447,18 @@ def _evaluate(evidence: t.Mapping[str, t.Any], policy_21h2: str, catalog: Catalo
     actions: list[str] = verdict["actions"]
 
     # Root certificate: fetched on demand unless the host cannot reach Windows Update's root list.
-    cannot_fetch = bool(auto_update_disabled) or bool(offline)
+    # A root in the Disallowed store stays distrusted whatever automatic root update fetches.
+    disallowed = _bool(evidence, "root_ca_disallowed")
+    cannot_fetch = bool(auto_update_disabled) or bool(offline) or bool(disallowed)
     root_needed = root_present is not True and cannot_fetch
     verdict["root_ca"].update(present=root_present, can_fetch=not cannot_fetch, needed=root_needed)
     if root_present:
         reasons.append(f"The root certificate {ROOT_CA_NAME} is installed")
+    elif disallowed:
+        reasons.append(f"The root certificate {ROOT_CA_NAME} is in the Disallowed (untrusted) store, which "
+                       f"overrides Root: Windows does not trust it (SHA-1 {ROOT_CA_SHA1})")
+        actions.append(f"Remove the root certificate {ROOT_CA_NAME} (SHA-1 {ROOT_CA_SHA1}) from the Disallowed "
+                       "stores (local, group policy, enterprise) and make sure it is in LocalMachine\\Root")
     elif root_needed:
         why = "root certificate auto-update is disabled" if auto_update_disabled else "the host is offline (air-gapped)"
         state = "is not installed" if root_present is False else "was not found (not checked)"
