@@ -169,3 +169,45 @@ def test_console_output_and_cmd_exit_codes():
     result = missing.run_command("PowerShell -NoProfile -EncodedCommand AAAA", b"")
     assert result.rc == 9009
     assert result.stderr.startswith(b'Der Befehl "PowerShell"')
+
+
+# The PowerShell interpreter (emulator.pwsh) offers the same behaviours to the runner it executes.
+def _run(host, script):
+    from emulator.pwsh.dotnet import run_script  # pylint: disable=import-outside-toplevel
+    return run_script(host, script)
+
+
+def test_interpreter_reads_raw_wmi_values_and_computes_installed_on_with_the_culture():
+    host = build_host("gb", {"os": "ws2012r2", "culture": "en-GB", "updates": [
+        {"kb": "KB1", "installed_on": "10/13/2021"}, {"kb": "KB2", "installed_on": "3/9/2021"}]})
+    output = _run(host, "$o = @(Get-WmiObject -Class Win32_QuickFixEngineering)\n"
+                        "try { $o[0].InstalledOn } catch { $_.Exception.Message }\n"
+                        "[string]$o[1].InstalledOn\n"
+                        "foreach ($p in $o[0].psbase.Properties) { $p.Name + '=' + $p.Value }")
+    assert output[0].startswith('Exception getting "InstalledOn"')
+    assert output[1] == "2021-09-03T00:00:00Z"
+    assert "InstalledOn=10/13/2021" in output[2:]
+
+
+def test_interpreter_service_control_manager_denied_and_powershell_2_wrapping():
+    host = build_host("old", {"os": "ws2008r2", "faults": {"scm_denied": True},
+                              "agents": [{"product": "apex_one", "version": "14.0.0.12526"}]})
+    output = _run(host, "try { Get-Service -Name ntrtscan -ErrorAction Stop } catch {\n"
+                        "  $_.Exception.GetType().FullName\n"
+                        "  $_.Exception.ErrorRecord.Exception.Message\n"
+                        "  $_.Exception.ErrorRecord.Exception.InnerException.NativeErrorCode }")
+    assert output == ["System.Management.Automation.ActionPreferenceStopException",
+                      "Cannot open ntrtscan service on computer '.'.", 5]
+    newer = build_host("new", {"os": "ws2019", "agents": [{"product": "apex_one", "version": "14.0.0.12526"}]})
+    assert _run(newer, "[string](Get-Service -Name ntrtscan -ErrorAction Stop).Status") == ["Running"]
+
+
+def test_interpreter_process_view_language_mode_and_bitness():
+    wow = build_host("wow", {"os": "ws2019", "powershell_bits": 32})
+    assert _run(wow, "[IntPtr]::Size; $env:PROCESSOR_ARCHITEW6432; $ExecutionContext.SessionState.LanguageMode") == [
+        4, "AMD64", "FullLanguage"]
+    assert _run(wow, "$null -eq [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey("
+                     "'SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\Packages', $false)") == [True]
+    native = _host(language_mode="ConstrainedLanguage")
+    assert _run(native, "[IntPtr]::Size; [string]::IsNullOrEmpty($env:PROCESSOR_ARCHITEW6432); "
+                        "$ExecutionContext.SessionState.LanguageMode") == [8, True, "ConstrainedLanguage"]
