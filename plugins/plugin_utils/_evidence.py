@@ -22,7 +22,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     REBOOT_KEYS,
     ROOT_STORES,
 )
-from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import identify_product
+from ansible_collections.codesign.windows.plugins.plugin_utils._agents import gathered_service, products_from_gathered
 
 FACTS_SCHEMA = 1
 
@@ -32,9 +32,6 @@ CBS_STATES = {0: "absent", 5: "uninstall_pending", 16: "resolving", 32: "resolve
               128: "permanent"}
 CBS_INSTALLED = (80, 112, 128)
 CBS_PENDING = (96, 101)
-SERVICE_START = {0: "boot", 1: "system", 2: "auto", 3: "manual", 4: "disabled"}
-PRIMARY_SERVICE = {"apex_one": "ntrtscan", "apex_one_saas": "ntrtscan", "officescan": "ntrtscan", "wfbs": "ntrtscan",
-                   "wfbs_services": "ntrtscan", "deep_security_agent": "ds_agent"}
 
 _PACKAGE_KB = re.compile(r"^Package_for_(KB\d{6,7})~", re.IGNORECASE)
 _PACKAGE_ROLLUP = re.compile(r"^Package_for_RollupFix~[^~]*~[^~]*~[^~]*~(\d+\.\d+(?:\.\d+)*)$", re.IGNORECASE)
@@ -150,8 +147,8 @@ def _language_mode_error(language_mode: str) -> RunnerOutputError:
         f"PowerShell runs in {language_mode} mode on this host (an AppLocker or App Control for "
         "Business/WDAC policy), which blocks the .NET calls the probes need, so nothing was gathered. Either "
         "allow the codesign.windows probe runner through that policy (only code the policy trusts, such as a "
-        "script signed by a publisher it allows, runs in FullLanguage mode), or assess this host from an export: "
-        "write its evidence record (docs/verdict.md) and judge it with codesign.windows.acs_verdict")
+        "script signed by a publisher it allows, runs in FullLanguage mode), or assess this host from an export "
+        "(ConfigMgr, WSUS, CMDB) with codesign.windows.acs_export_evidence, see docs/exports.md")
 
 
 def _refuse_unusable_session(document: dict[str, t.Any]) -> None:
@@ -378,7 +375,8 @@ def _reboot(results: _Results) -> dict[str, t.Any] | None:
 
 def _agents(results: _Results) -> dict[str, t.Any] | None:
     services = results.data("agents.services")
-    uninstall = [results.data("agents.uninstall"), results.data("agents.uninstall_wow")]
+    uninstall_ids = [probe_id for probe_id in results.probes if probe_id.startswith("agents.uninstall")]
+    uninstall = [results.data(probe_id) for probe_id in uninstall_ids]
     if services is None and all(item is None for item in uninstall):
         return None
     registry: dict[str, dict[str, t.Any]] = {}
@@ -387,73 +385,39 @@ def _agents(results: _Results) -> dict[str, t.Any] | None:
             values = results.values(probe_id)
             if values:
                 registry[probe_id[len("agents.registry."):]] = values
+    # The uninstall probes pick entries by display name, key name and publisher: one entry may come
+    # from several of them, once per registry view.
     entries = []
-    for data in uninstall:
-        for item in (data or {}).get("items") or []:
+    seen = set()
+    for probe_id, data in zip(uninstall_ids, uninstall):
+        view = "wow" if probe_id.endswith("_wow") else "native"
+        items = data.get("items") if isinstance(data, dict) else None
+        for item in items if isinstance(items, list) else []:
             values = item.get("values") if isinstance(item, dict) else None
-            if isinstance(values, dict) and isinstance(values.get("DisplayName"), str):
-                entries.append({"key": item.get("name"), "display_name": values["DisplayName"],
-                                "display_version": values.get("DisplayVersion"), "publisher": values.get("Publisher")})
+            if not isinstance(values, dict) or not isinstance(item.get("name"), str) or (view, item["name"]) in seen:
+                continue
+            seen.add((view, item["name"]))
+            entries.append({"key": item["name"], "display_name": values.get("DisplayName"),
+                            "display_version": values.get("DisplayVersion"), "publisher": values.get("Publisher")})
+    if not isinstance(services, dict):
+        services = None     # a malformed answer says nothing about the services
     service_states = {}
     unreadable: dict[str, list[tuple[str, str]]] = {}
     for name, info in (services or {}).items():
         if isinstance(info, dict) and info.get("status_error") is not None:
             # The service exists (its key says so) but its status could not be asked for.
             record = info["status_error"]
-            unreadable.setdefault(classify_error(record), []).append((name, error_message(record, "status unreadable")))
-        if isinstance(info, dict):
-            service_states[name] = {
-                "exists": bool(info.get("exists")),
-                "status": str(info["status"]).lower() if info.get("status") else None,
-                "start": SERVICE_START.get(_int(info.get("start")), None) if info.get("start") is not None else None,
-            }
+            unreadable.setdefault(classify_error(record), []).append((str(name), error_message(record, "status unreadable")))
+        service = gathered_service(info)
+        if service is not None:
+            service_states[name] = service
     for category, failures in unreadable.items():
         failures.sort()
         names = ", ".join(name for name, _message in failures)
         results.add_error("agents.services", category, f"status of {names} not readable: {failures[0][1]}")
     return {"uninstall": entries, "registry": registry, "services": service_states,
             "services_gathered": services is not None,
-            "products": _products(entries, registry, service_states, services is not None)}
-
-
-def _registry_value(registry: dict[str, dict[str, t.Any]], key: str, name: str) -> t.Any:
-    for view in ("native", "wow"):
-        value = (registry.get(f"{view}.{key}") or {}).get(name)
-        if value not in (None, ""):
-            return value
-    return None
-
-
-def _products(entries: list[dict[str, t.Any]], registry: dict[str, dict[str, t.Any]],
-              services: dict[str, dict[str, t.Any]], services_gathered: bool) -> list[dict[str, t.Any]]:
-    misc_name = _registry_value(registry, "pccillin_misc", "ProductName")
-    found: dict[str, dict[str, t.Any]] = {}
-    for entry in entries:
-        product = identify_product(entry["display_name"])
-        if product in ("apex_one", "officescan") and isinstance(misc_name, str):
-            product = identify_product(misc_name) or product
-        if product and product not in found:
-            found[product] = {"product": product, "display_name": entry["display_name"],
-                              "version": entry.get("display_version")}
-    if "deep_security_agent" not in found and _registry_value(registry, "deep_security", "InstallationFolder"):
-        found["deep_security_agent"] = {"product": "deep_security_agent", "display_name": "Trend Micro Deep Security Agent",
-                                        "version": _registry_value(registry, "deep_security", "Version")}
-    if not any(p in found for p in ("apex_one", "officescan", "wfbs", "wfbs_services")) and isinstance(misc_name, str):
-        product = identify_product(misc_name)
-        if product:
-            found[product] = {"product": product, "display_name": misc_name,
-                              "version": _registry_value(registry, "pccillin_misc", "TmListen_Ver")}
-    for item in found.values():
-        if not item.get("version") and item["product"] in ("apex_one", "officescan", "wfbs_services"):
-            item["version"] = _registry_value(registry, "pccillin_misc", "TmListen_Ver")
-        service = PRIMARY_SERVICE.get(item["product"])
-        state = None
-        if services_gathered and service:
-            info = services.get(service) or {}
-            state = (info.get("status") or "unknown") if info.get("exists") else "missing"
-        item["service"] = service
-        item["service_state"] = state
-    return list(found.values())
+            "products": products_from_gathered(entries, registry, service_states, services is not None)}
 
 
 def _esu(results: _Results) -> dict[str, t.Any] | None:

@@ -72,6 +72,8 @@ CTL_URL = "http://ctldl.windowsupdate.com/msdownload/update/v3/static/trustedr/e
 CTL_REQUEST_TIMEOUT_MS = 5000
 CTL_PROBE_TIMEOUT_MS = 4 * CTL_REQUEST_TIMEOUT_MS + 2000
 SESSION_MANAGER = r"SYSTEM\CurrentControlSet\Control\Session Manager"
+# Publisher of Trend's installers (probe text is ASCII; localized publishers are found by key name).
+TREND_PUBLISHERS = ["Trend Micro*", "TrendMicro*"]
 TREND_KEYS = {
     "pccillin": r"TrendMicro\PC-cillinNTCorp\CurrentVersion",
     "pccillin_misc": r"TrendMicro\PC-cillinNTCorp\CurrentVersion\Misc.",
@@ -135,6 +137,13 @@ def _trend_services() -> list[str]:
     return names
 
 
+def _trend_uninstall_keys() -> list[str]:
+    names: list[str] = []
+    for product in TREND_PRODUCTS:
+        names.extend(name for name in product.uninstall_keys if name not in names)
+    return names
+
+
 def build_probes(subsets: t.Iterable[str]) -> list[dict[str, t.Any]]:
     """The probe list for the chosen subsets. Every field the runner reads is always present."""
     chosen = set(subsets)
@@ -180,11 +189,20 @@ def build_probes(subsets: t.Iterable[str]) -> list[dict[str, t.Any]]:
                    presence=["PendingFileRenameOperations"]),
         ]
     if "agents" in chosen:
-        for probe_id, path in (("agents.uninstall", UNINSTALL), ("agents.uninstall_wow", UNINSTALL_WOW)):
-            probes.append(_probe(probe_id, "reg_subkeys", path=path, like=["*"],
-                                 values=["DisplayName", "DisplayVersion", "Publisher"], where_value="DisplayName",
+        # Uninstall entries three ways, each bounded: by English display name; by the key names Trend's
+        # installers use, which do not change with the display language (only those keys are opened);
+        # and by publisher. The controller merges them (_agents).
+        entry_values = ["DisplayName", "DisplayVersion", "Publisher"]
+        key_names = _trend_uninstall_keys()
+        for suffix, path in (("", UNINSTALL), ("_wow", UNINSTALL_WOW)):
+            probes.append(_probe("agents.uninstall" + suffix, "reg_subkeys", path=path, like=["*"],
+                                 values=entry_values, where_value="DisplayName",
                                  where_like=["Trend Micro*", "*Deep Security*", "*Apex One*", "*Worry-Free*"],
                                  limit=50))
+            probes.append(_probe("agents.uninstall_keys" + suffix, "reg_subkeys", path=path, like=key_names,
+                                 values=entry_values, where_value="", where_like=[], limit=len(key_names)))
+            probes.append(_probe("agents.uninstall_publisher" + suffix, "reg_subkeys", path=path, like=["*"],
+                                 values=entry_values, where_value="Publisher", where_like=TREND_PUBLISHERS, limit=50))
         for view, prefix in (("native", "SOFTWARE\\"), ("wow", "SOFTWARE\\WOW6432Node\\")):
             for name, path in TREND_KEYS.items():
                 probes.append(_probe(f"agents.registry.{view}.{name}", "reg_values", path=prefix + path, presence=[],

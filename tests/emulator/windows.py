@@ -423,29 +423,44 @@ def _add_update(host: WindowsHost, update: dict[str, t.Any]) -> None:
         host.registry.ensure(CBS + r"\RebootPending")
 
 
+# [string]$service.Status prints System.ServiceProcess.ServiceControllerStatus names
+# (https://learn.microsoft.com/dotnet/api/system.serviceprocess.servicecontrollerstatus).
+AGENT_SERVICE_STATUS = {"running": "Running", "stopped": "Stopped", "start_pending": "StartPending",
+                        "stop_pending": "StopPending", "continue_pending": "ContinuePending",
+                        "pause_pending": "PausePending", "paused": "Paused", "disabled": "Stopped"}
+
+
 def _add_agent(host: WindowsHost, product: str, spec: dict[str, t.Any]) -> None:
+    """An agent as its installer leaves it. A fixture may localize what Windows shows in the user's language
+    (display_name, publisher, misc_product); the uninstall key name is the installer's own and stays.
+    Trend's Japanese documentation calls the Apex One agent "セキュリティエージェント"
+    (https://docs.trendmicro.com/ja-jp/documentation/article/trend-micro-apex-one-patch-6-online-help-docs-terminology).
+    """
     layout = AGENT_LAYOUT[product]
     prefix = "SOFTWARE\\WOW6432Node\\" if layout["view"] == "wow" and host.architecture == "AMD64" else "SOFTWARE\\"
-    uninstall = prefix + "Microsoft\\Windows\\CurrentVersion\\Uninstall\\" + layout["uninstall_key"]
+    uninstall = (prefix + "Microsoft\\Windows\\CurrentVersion\\Uninstall\\"
+                 + spec.get("uninstall_key", layout["uninstall_key"]))
     version = str(spec["version"])
     host.registry.set(uninstall, "DisplayName", spec.get("display_name", layout["display_name"]))
     host.registry.set(uninstall, "DisplayVersion", version)
-    host.registry.set(uninstall, "Publisher", "Trend Micro Inc.")
+    host.registry.set(uninstall, "Publisher", spec.get("publisher", "Trend Micro Inc."))
     registry = prefix + layout["registry"]
+    misc_product = spec.get("misc_product", layout["misc_product"])
     if product == "deep_security_agent":
         host.registry.set(registry, "InstallationFolder", r"C:\Program Files\Trend Micro\Deep Security Agent" + "\\")
         host.registry.set(registry, "Version", version)
     else:
         host.registry.set(registry, "Application Path", r"C:\Program Files (x86)\Trend Micro\Security Agent" + "\\")
-        if layout["misc_product"]:
-            host.registry.set(registry + r"\Misc.", "ProductName", layout["misc_product"])
+        if misc_product:
+            host.registry.set(registry + r"\Misc.", "ProductName", misc_product)
             host.registry.set(registry + r"\Misc.", "TmListen_Ver", version)
     state = spec.get("service", "running")
     for name in layout["services"]:
         if state == "missing" and name == layout["services"][0]:
             continue
-        status = {"running": "Running", "stopped": "Stopped", "start_pending": "StartPending"}.get(state, "Running")
-        host.services[name] = Service(name, status if name == layout["services"][0] else "Running", "auto")
+        primary = name == layout["services"][0]
+        status = AGENT_SERVICE_STATUS.get(state, "Running") if primary else "Running"
+        host.services[name] = Service(name, status, "disabled" if primary and state == "disabled" else "auto")
 
 
 def _add_cbs_history(host: WindowsHost, history: dict[str, t.Any]) -> None:
