@@ -105,9 +105,15 @@ class ActionModule(ActionBase):
         result["ansible_facts"] = {"acs": facts}
         return result
 
-    @staticmethod
-    def _connection_error(exc):
+    def _connection_error(self, exc):
         """Lost connections surface from the WinRM stack as requests/urllib3/OS errors: report the host unreachable."""
+        if isinstance(exc, AnsibleConnectionFailure):
+            return exc
+        if not self._connection.connected:
+            # Raised before the connection was up: the plugin or its library refused its settings
+            # (pypsrp: Basic over http without message_encryption=never). A failed task would drop
+            # the host from the play and from the report; unreachable keeps it there with the reason.
+            return AnsibleConnectionFailure(f"acs_facts: could not connect to the host: {exc}")
         if isinstance(exc, AnsibleError):
             return exc
         module = type(exc).__module__.split(".")[0]
