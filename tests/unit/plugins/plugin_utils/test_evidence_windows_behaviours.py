@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import (
     RunnerOutputError,
@@ -169,3 +171,41 @@ def test_unreadable_service_status_is_unknown_with_one_warning():
     assert service_errors == [{"probe": "agents.services", "subset": "agents", "category": "denied",
                                "message": "status of TmListen, ntrtscan not readable: Cannot open Service Control "
                                           "Manager on computer '.'. (Access is denied)"}]
+
+
+# Host-supplied error records, dates and session fields never raise on the controller.
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+                     max_leaves=20)
+_RECORD = st.fixed_dictionaries({}, optional={
+    "category": _JSON, "error_id": _JSON,
+    "exceptions": st.lists(st.fixed_dictionaries({}, optional={"type": _JSON, "message": _JSON, "hresult": _JSON,
+                                                               "code": _JSON}), max_size=4) | _JSON})
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=_RECORD | _JSON, fallback=_JSON, raw=_JSON)
+def test_hostile_error_records_and_dates_never_raise(record, fallback, raw):
+    assert classify_error(record) in ("denied", "error")
+    assert isinstance(error_message(record, fallback), str)
+    assert parse_installed_on(raw) is None or len(parse_installed_on(raw)) == 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(language_mode=_JSON, wow64=_JSON, bits=_JSON, status_error=_RECORD | _JSON, cbs=_JSON)
+def test_hostile_session_fields_and_probe_data_end_as_evidence_or_a_clear_failure(language_mode, wow64, bits,
+                                                                                status_error, cbs):
+    document = _document([
+        {"id": "agents.services", "ok": True, "data": {"ntrtscan": {"exists": True, "start": 2, "status": None,
+                                                                    "status_error": status_error}}},
+        {"id": "hotfixes.cbs", "ok": True, "data": cbs},
+        {"id": "hotfixes.qfe", "ok": False, "category": "error", "error": "x", "record": status_error},
+    ], language_mode=language_mode, wow64=wow64, process_bits=bits)
+    try:
+        parsed = parse_runner_output(0, json.dumps(document), "")
+    except RunnerOutputError as exc:
+        assert str(exc)
+        return
+    facts = build_facts(parsed, build_probes(["os", "hotfixes", "agents"]), ["os", "hotfixes", "agents"])
+    assert all(isinstance(text, str) for text in warnings_for(facts["errors"]))
