@@ -185,7 +185,7 @@ ansible_facts:
           returned: always
           type: str
         runner:
-          description: The probe runner's protocol, the host's PowerShell version and the time the probes took.
+          description: The probe runner's protocol, the host's PowerShell version, language mode and process bitness, and the time the probes took.
           returned: always
           type: dict
 """

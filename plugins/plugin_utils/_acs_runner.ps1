@@ -173,9 +173,15 @@ $AcsLibrary = {
                 $truncated = $true
                 break
             }
+            # The raw WMI values, never PowerShell's computed members: Windows PowerShell 2.0-5.1
+            # turns Win32_QuickFixEngineering.InstalledOn into a date parsed with the session's
+            # culture, which throws for a day above 12 on en-GB or de-DE and swaps day and month
+            # below it. Dates are parsed on the controller.
+            $raw = @{}
+            foreach ($property in $object.psbase.Properties) { $raw[$property.Name] = $property.Value }
             $item = @{}
             foreach ($property in $Probe.properties) {
-                $item[$property] = $object.$property
+                $item[$property] = $raw[$property]
             }
             [void]$items.Add($item)
         }
@@ -184,22 +190,30 @@ $AcsLibrary = {
 
     function Invoke-AcsServices {
         param($Probe)
-        $installed = @{}
-        foreach ($service in @(Get-Service)) { $installed[$service.Name] = $service }
+        # Existence and start type come from the service's registry key: an account that is not
+        # an administrator cannot open the Service Control Manager over WinRM, so Get-Service
+        # cannot enumerate. Status is asked per service and is best effort.
         $found = @{}
         foreach ($name in $Probe.names) {
-            $service = $installed[$name]
-            if ($null -eq $service) {
+            $key = Open-AcsRegistryKey ('SYSTEM\CurrentControlSet\Services\' + $name)
+            if ($null -eq $key) {
                 $found[$name] = @{ exists = $false }
                 continue
             }
-            $start = $null
-            $key = Open-AcsRegistryKey ('SYSTEM\CurrentControlSet\Services\' + $name)
-            if ($null -ne $key) {
+            try {
                 $start = $key.GetValue('Start')
+            }
+            finally {
                 $key.Close()
             }
-            $found[$name] = @{ exists = $true; status = [string]$service.Status; start = $start }
+            $entry = @{ exists = $true; start = $start; status = $null }
+            try {
+                $entry.status = [string](Get-Service -Name $name -ErrorAction Stop).Status
+            }
+            catch {
+                $entry.status_error = Get-AcsErrorRecord $_
+            }
+            $found[$name] = $entry
         }
         return $found
     }
@@ -244,21 +258,40 @@ $AcsLibrary = {
         return @{ version = [string]$PSVersionTable.PSVersion; clr = [string]$PSVersionTable.CLRVersion }
     }
 
-    function Get-AcsErrorCategory {
+    function Get-AcsErrorRecord {
         param($ErrorRecord)
-        $exception = $ErrorRecord.Exception
-        while ($null -ne $exception.InnerException -and $exception -is [System.Management.Automation.RuntimeException]) {
-            $exception = $exception.InnerException
+        # The error as data; the controller decides what it means. PowerShell 2.0 hands a catch
+        # block the ActionPreferenceStopException of -ErrorAction Stop, with the error that
+        # stopped the command in its ErrorRecord rather than in InnerException: follow both.
+        $chain = New-Object System.Collections.ArrayList
+        try {
+            $exception = $ErrorRecord.Exception
+            while ($null -ne $exception -and $chain.Count -lt 8) {
+                $code = $null
+                if ($exception -is [System.ComponentModel.Win32Exception]) { $code = [string]$exception.NativeErrorCode }
+                elseif ($exception.GetType().FullName -eq 'System.Management.ManagementException') { $code = [string]$exception.ErrorCode }
+                [void]$chain.Add(@{
+                    type = $exception.GetType().FullName
+                    message = [string]$exception.Message
+                    hresult = [System.Runtime.InteropServices.Marshal]::GetHRForException($exception)
+                    code = $code
+                })
+                $next = $exception.InnerException
+                if ($null -eq $next -and $exception -is [System.Management.Automation.IContainsErrorRecord] -and
+                    $null -ne $exception.ErrorRecord -and -not [object]::ReferenceEquals($exception.ErrorRecord.Exception, $exception)) {
+                    $next = $exception.ErrorRecord.Exception
+                }
+                $exception = $next
+            }
         }
-        if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException]) {
-            return 'denied'
+        catch {
+            # A chain that cannot be read further is sent as far as it was read.
         }
-        if ($exception.GetType().FullName -eq 'System.Management.ManagementException' -and
-            [string]$exception.ErrorCode -eq 'AccessDenied') {
-            return 'denied'
+        return @{
+            category = [string]$ErrorRecord.CategoryInfo.Category
+            error_id = [string]$ErrorRecord.FullyQualifiedErrorId
+            exceptions = $chain.ToArray()
         }
-        if ([string]$ErrorRecord.CategoryInfo.Category -eq 'PermissionDenied') { return 'denied' }
-        return 'error'
     }
 
     function Invoke-AcsProbe {
@@ -282,8 +315,9 @@ $AcsLibrary = {
         }
         catch {
             $result.ok = $false
-            $result.category = Get-AcsErrorCategory $_
+            $result.category = 'error'
             $result.error = [string]$_.Exception.Message
+            $result.record = Get-AcsErrorRecord $_
         }
         $result.ms = [int]([DateTime]::UtcNow - $started).TotalMilliseconds
         return ConvertTo-AcsJson $result
@@ -305,6 +339,16 @@ function New-AcsRunspace {
 
 function Invoke-AcsRunner {
     param($Probes, $Options)
+    # Constrained Language Mode (an AppLocker or WDAC policy) blocks what every probe needs: .NET
+    # static calls, RunspaceFactory, FileVersionInfo, New-Object of most types. Say so before
+    # touching any of them, with nothing that mode forbids; LanguageMode exists on PowerShell 2.0.
+    # https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_language_modes
+    $languageMode = [string]$ExecutionContext.SessionState.LanguageMode
+    if ($languageMode -ne 'FullLanguage') {
+        Write-Output ('{"acs_runner":' + $Options.protocol + ',"powershell":"' + [string]$PSVersionTable.PSVersion +
+            '","language_mode":"' + $languageMode + '","results":[],"complete":true}')
+        return
+    }
     $started = [DateTime]::UtcNow
     $results = New-Object System.Collections.ArrayList
     $written = 0
@@ -326,9 +370,20 @@ function Invoke-AcsRunner {
         if ($async.AsyncWaitHandle.WaitOne($limit, $false)) {
             try {
                 $json = [string](@($pipeline.EndInvoke($async)) | Select-Object -Last 1)
+                if ($json.Length -eq 0) {
+                    # The probe's pipeline ended with neither output nor exception (an error
+                    # written to its error stream, a stopped pipeline): keep the document whole.
+                    $empty = @{ id = $probe.id; ok = $false; category = 'error'; error = 'the probe returned nothing'; ms = 0 }
+                    if ($pipeline.Streams.Error.Count -gt 0) {
+                        $empty.error = [string]$pipeline.Streams.Error[0].Exception.Message
+                        $empty.record = Get-AcsErrorRecord $pipeline.Streams.Error[0]
+                    }
+                    $json = ConvertTo-AcsJson $empty
+                }
             }
             catch {
                 $failed = @{ id = $probe.id; ok = $false; category = 'error'; error = [string]$_.Exception.Message; ms = 0 }
+                $failed.record = Get-AcsErrorRecord $_
                 $json = ConvertTo-AcsJson $failed
             }
             $pipeline.Dispose()
@@ -351,7 +406,13 @@ function Invoke-AcsRunner {
     }
     if ($null -ne $runspace) { $runspace.Close() }
     $elapsed = [int]([DateTime]::UtcNow - $started).TotalMilliseconds
+    # A 32-bit PowerShell on 64-bit Windows (the Microsoft.PowerShell32 endpoint, a 32-bit shell)
+    # sees HKLM\SOFTWARE through the WOW64 registry redirector; the controller decides what that
+    # means. PROCESSOR_ARCHITEW6432 is set only inside WOW64 processes.
+    # https://learn.microsoft.com/en-us/windows/win32/winprog64/wow64-implementation-details
+    $wow64 = -not [string]::IsNullOrEmpty($env:PROCESSOR_ARCHITEW6432)
     $document = '{"acs_runner":' + $Options.protocol + ',"powershell":' + (ConvertTo-AcsJsonString ([string]$PSVersionTable.PSVersion)) +
+        ',"language_mode":"FullLanguage","process_bits":' + ([IntPtr]::Size * 8) + ',"wow64":' + (ConvertTo-AcsJson $wow64) +
         ',"elapsed_ms":' + $elapsed + ',"results":[' + [string]::Join(',', [string[]]$results.ToArray()) + '],"complete":true}'
     Write-Output $document
 }

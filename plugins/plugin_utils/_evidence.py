@@ -9,6 +9,7 @@ account that cannot read the CBS store must not make a host look unpatched.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import typing as t
@@ -36,6 +37,53 @@ _PACKAGE_KB = re.compile(r"^Package_for_(KB\d{6,7})~", re.IGNORECASE)
 _PACKAGE_ROLLUP = re.compile(r"^Package_for_RollupFix~[^~]*~[^~]*~[^~]*~(\d+\.\d+(?:\.\d+)*)$", re.IGNORECASE)
 
 
+BOM = "\ufeff"
+# FullyQualifiedErrorIds PowerShell gives what Constrained Language Mode blocks, e.g.
+# MethodInvocationNotSupportedInConstrainedLanguage, CannotCreateTypeConstrainedLanguage.
+_CONSTRAINED_ERROR_ID = re.compile(r"FullyQualifiedErrorId\s*:\s*\w*ConstrainedLanguage\b")
+CMD_NOT_FOUND = 9009      # cmd.exe's exit code for "is not recognized", in every display language
+
+# What an exception chain from the runner must contain to mean "access denied", on any PowerShell
+# version (2.0 wraps cmdlet errors in ActionPreferenceStopException, method calls arrive as
+# MethodInvocationException around the real exception).
+DENIED_TYPES = ("System.UnauthorizedAccessException", "System.Security.SecurityException")
+DENIED_HRESULTS = (-2147024891, -2147217405)        # E_ACCESSDENIED 0x80070005, WBEM_E_ACCESS_DENIED 0x80041003
+ERROR_ACCESS_DENIED = "5"                           # Win32Exception.NativeErrorCode
+WRAPPERS = ("System.Management.Automation.ActionPreferenceStopException",
+            "System.Management.Automation.MethodInvocationException")
+
+
+def _exceptions(record: t.Any) -> list[dict[str, t.Any]]:
+    items = record.get("exceptions") if isinstance(record, dict) else None
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def classify_error(record: t.Any) -> str:
+    """'denied' or 'error' for an error record the runner sent (Get-AcsErrorRecord)."""
+    if isinstance(record, dict) and record.get("category") == "PermissionDenied":
+        return "denied"
+    for item in _exceptions(record):
+        hresult = item.get("hresult")
+        if (item.get("type") in DENIED_TYPES or (isinstance(hresult, int) and not isinstance(hresult, bool)
+                                                 and hresult in DENIED_HRESULTS)
+                or (item.get("type") == "System.Management.ManagementException" and item.get("code") == "AccessDenied")
+                or (item.get("type") == "System.ComponentModel.Win32Exception"
+                    and str(item.get("code")) == ERROR_ACCESS_DENIED)):
+            return "denied"
+    return "error"
+
+
+def error_message(record: t.Any, fallback: t.Any) -> str:
+    """What went wrong, under PowerShell's wrappers: the outermost real error, and its root cause."""
+    messages = [str(item.get("message")).strip() for item in _exceptions(record)
+                if item.get("type") not in WRAPPERS and item.get("message")]
+    if not messages:
+        return str(fallback or "")
+    if len(messages) > 1 and messages[-1] not in messages[0]:
+        return f"{messages[0]} ({messages[-1]})"
+    return messages[0]
+
+
 class RunnerOutputError(ValueError):
     """The runner's output cannot be used; the message says what was wrong in words an admin reads."""
 
@@ -53,12 +101,17 @@ def _clixml_text(stderr: str) -> str:
 def parse_runner_output(rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
     """The runner's JSON document; RunnerOutputError for anything else."""
     error_text = _clixml_text(stderr or "")
-    lines = [line.strip() for line in (stdout or "").splitlines() if line.strip()]
+    # A console on code page 65001 starts its output with the UTF-8 preamble.
+    lines = [line.strip().lstrip(BOM).strip() for line in (stdout or "").splitlines() if line.strip()]
     document_line = next((line for line in lines if line.startswith('{"acs_runner"')), None)
     if document_line is None:
-        if "is not recognized as an internal or external command" in error_text and "powershell" in error_text.lower():
-            raise RunnerOutputError("PowerShell is not installed on this host (Windows Server 2008 SP2 has none "
-                                    "in-box: install Windows Management Framework 2.0 or later)")
+        if _CONSTRAINED_ERROR_ID.search(error_text):
+            # Blocked before the runner could check (its error ids are not translated).
+            raise _language_mode_error("ConstrainedLanguage")
+        if rc == CMD_NOT_FOUND:
+            raise RunnerOutputError("PowerShell is not installed on this host (cmd.exe could not find it, exit code "
+                                    f"{CMD_NOT_FOUND}; Windows Server 2008 SP2 has none in-box: install Windows "
+                                    "Management Framework 2.0 or later)")
         if rc != 0:
             detail = error_text or (stdout or "").strip() or "no output"
             raise RunnerOutputError(f"the probe script failed (rc={rc}): {detail[:2000]}")
@@ -84,7 +137,33 @@ def parse_runner_output(rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
             isinstance(item, dict) and isinstance(item.get("id"), str) and isinstance(item.get("ok"), bool)
             for item in document["results"]):
         raise RunnerOutputError("the probe script's results are malformed")
+    _refuse_unusable_session(document)
     return document
+
+
+def _language_mode_error(language_mode: str) -> RunnerOutputError:
+    # Under App Control for Business (WDAC) no account is exempt: the way out is the policy or an export.
+    return RunnerOutputError(
+        f"PowerShell runs in {language_mode} mode on this host (an AppLocker or App Control for "
+        "Business/WDAC policy), which blocks the .NET calls the probes need, so nothing was gathered. Either "
+        "allow the codesign.windows probe runner through that policy (only code the policy trusts, such as a "
+        "script signed by a publisher it allows, runs in FullLanguage mode), or assess this host from an export "
+        "(ConfigMgr, WSUS, CMDB) with codesign.windows.acs_export_evidence, see docs/exports.md")
+
+
+def _refuse_unusable_session(document: dict[str, t.Any]) -> None:
+    """Fail the host when the runner's session cannot give true evidence, saying what to do."""
+    language_mode = document.get("language_mode")
+    if language_mode not in (None, "FullLanguage"):
+        raise _language_mode_error(str(language_mode)[:40])
+    if document.get("wow64") is True:
+        bits = document.get("process_bits")
+        bits = bits if isinstance(bits, int) and not isinstance(bits, bool) and 0 < bits < 128 else 32
+        raise RunnerOutputError(
+            f"the probes ran in a {bits}-bit PowerShell on 64-bit Windows, which sees "
+            "the 32-bit registry view (HKLM\\SOFTWARE\\WOW6432Node) and SysWOW64, not the servicing store: connect "
+            "to the 64-bit endpoint (ansible_psrp_configuration_name: Microsoft.PowerShell, not "
+            "Microsoft.PowerShell32) or use a 64-bit shell (a 64-bit OpenSSH server)")
 
 
 class _Results:
@@ -100,9 +179,17 @@ class _Results:
                 self.errors.append({"probe": probe_id, "subset": self.probes[probe_id]["subset"],
                                     "category": "missing", "message": "the runner returned no result"})
             elif not item["ok"]:
+                category = str(item.get("category") or "error")
+                if category == "error" and item.get("record") is not None:
+                    category = classify_error(item["record"])
                 self.errors.append({"probe": probe_id, "subset": self.probes[probe_id]["subset"],
-                                    "category": str(item.get("category") or "error"),
-                                    "message": str(item.get("error") or "")})
+                                    "category": category,
+                                    "message": error_message(item.get("record"), item.get("error"))})
+
+    def add_error(self, probe_id: str, category: str, message: str) -> None:
+        """A failure found inside a probe's data (a value it could not read)."""
+        subset = (self.probes.get(probe_id) or {}).get("subset", probe_id.split(".", 1)[0])
+        self.errors.append({"probe": probe_id, "subset": subset, "category": category, "message": message})
 
     def data(self, probe_id: str) -> t.Any:
         """The probe's data, or None when it was not gathered or failed."""
@@ -174,16 +261,54 @@ def _installation_type(os_facts: dict[str, t.Any]) -> str | None:
         str(os_facts.get("product_type") or "").lower())
 
 
+_QFE_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", re.ASCII)
+_QFE_FILETIME = re.compile(r"^[0-9A-Fa-f]{15,16}$", re.ASCII)
+_QFE_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})$", re.ASCII)
+
+
+def parse_installed_on(raw: t.Any) -> str | None:
+    """Win32_QuickFixEngineering.InstalledOn, raw as WMI holds it, as an ISO date (None if unreadable).
+
+    Windows 7 / 2008 R2 and later hold M/d/yyyy whatever the host's regional settings; older
+    Windows hold a hexadecimal FILETIME (some rows yyyymmdd). PowerShell's own InstalledOn parses
+    the string with the session's culture, which is why the runner sends the raw value.
+    https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-quickfixengineering
+    """
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    try:
+        match = _QFE_US_DATE.match(text)
+        if match:
+            return datetime.date(int(match.group(3)), int(match.group(1)), int(match.group(2))).isoformat()
+        match = _QFE_DIGITS.match(text)
+        if match:
+            return datetime.date(int(match.group(1)), int(match.group(2)), int(match.group(3))).isoformat()
+        if _QFE_FILETIME.match(text):
+            moment = datetime.datetime(1601, 1, 1) + datetime.timedelta(microseconds=int(text, 16) // 10)
+            return moment.date().isoformat() if moment.year >= 1980 else None
+    except (ValueError, OverflowError):
+        return None
+    return None
+
+
 def _hotfixes(results: _Results) -> dict[str, t.Any] | None:
     qfe_data = results.data("hotfixes.qfe")
     cbs_data = results.data("hotfixes.cbs")
+    if isinstance(cbs_data, dict) and cbs_data.get("exists") is False:
+        # Every Windows since Vista has this key: missing, it says the view is wrong (a redirected
+        # 32-bit registry, a broken servicing stack), never that no update is installed.
+        results.add_error("hotfixes.cbs", "error", "the Component Based Servicing Packages key was not found; "
+                          "updates known only from Win32_QuickFixEngineering")
+        cbs_data = None
     if qfe_data is None and cbs_data is None:
         return None
     qfe = []
     for item in (qfe_data or {}).get("items") or []:
         if isinstance(item, dict):
             qfe.append({"id": item.get("HotFixID"), "description": item.get("Description"),
-                        "installed_on": item.get("InstalledOn")})
+                        "installed_on": parse_installed_on(item.get("InstalledOn")),
+                        "installed_on_raw": item.get("InstalledOn")})
     cbs = []
     for item in (cbs_data or {}).get("items") or []:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
@@ -277,10 +402,19 @@ def _agents(results: _Results) -> dict[str, t.Any] | None:
     if not isinstance(services, dict):
         services = None     # a malformed answer says nothing about the services
     service_states = {}
+    unreadable: dict[str, list[tuple[str, str]]] = {}
     for name, info in (services or {}).items():
+        if isinstance(info, dict) and info.get("status_error") is not None:
+            # The service exists (its key says so) but its status could not be asked for.
+            record = info["status_error"]
+            unreadable.setdefault(classify_error(record), []).append((str(name), error_message(record, "status unreadable")))
         service = gathered_service(info)
         if service is not None:
             service_states[name] = service
+    for category, failures in unreadable.items():
+        failures.sort()
+        names = ", ".join(name for name, _message in failures)
+        results.add_error("agents.services", category, f"status of {names} not readable: {failures[0][1]}")
     return {"uninstall": entries, "registry": registry, "services": service_states,
             "services_gathered": services is not None,
             "products": products_from_gathered(entries, registry, service_states, services is not None)}
@@ -395,6 +529,7 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
         "schema": FACTS_SCHEMA,
         "gathered_subsets": subsets,
         "runner": {"protocol": document.get("acs_runner"), "powershell": document.get("powershell"),
+                   "process_bits": document.get("process_bits"), "language_mode": document.get("language_mode"),
                    "elapsed_ms": document.get("elapsed_ms")},
         "os": os_facts,
         "hotfixes": hotfixes,

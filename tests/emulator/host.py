@@ -27,6 +27,17 @@ from emulator.wsman import CommandResult
 
 NOT_RECOGNIZED = ("'{name}' is not recognized as an internal or external command,\r\n"
                   "operable program or batch file.\r\n")
+# The same message on a German Windows: cmd.exe's messages follow the display language.
+NOT_RECOGNIZED_BY_LANGUAGE = {
+    "en-US": NOT_RECOGNIZED,
+    "de-DE": 'Der Befehl "{name}" ist entweder falsch geschrieben oder\r\nkonnte nicht gefunden werden.\r\n',
+}
+# cmd.exe's exit code for a command it cannot find (MSG_DIR_BAD_COMMAND_OR_FILE, cmdmsg.h), whatever
+# the display language: https://stackoverflow.com/questions/23091906/official-ms-reference-for-cmd-exe-errorlevel-9009
+NOT_RECOGNIZED_RC = 9009
+# What .NET's console writes first when the console code page is UTF-8 (65001): the encoding's
+# preamble. https://github.com/dotnet/corefx/issues/35950
+UTF8_BOM = b"\xef\xbb\xbf"
 _STDIN_BOOTSTRAP = re.compile(r"foreach\s*\(\s*\$(\w+)\s+in\s+\$input\s*\).*\[ScriptBlock\]::Create", re.I | re.S)
 _MIN_VERSION = re.compile(r"-lt\s*\[Version\]\s*\"(\d+\.\d+)\"\s*\)\s*\{\s*'([^']*)'", re.I)
 _NEEDS_VERSION = re.compile(r"PowerShell (\d+\.\d+)")
@@ -77,9 +88,10 @@ class EmulatedWindows:
     def _run(self, command_line: str, stdin: bytes) -> CommandResult:
         parsed = parse_powershell_command_line(command_line)
         if not parsed.is_powershell:
-            return _error(NOT_RECOGNIZED.format(name=parsed.executable or command_line.split(" ")[0]))
+            return _error(NOT_RECOGNIZED.format(name=parsed.executable or command_line.split(" ")[0]), NOT_RECOGNIZED_RC)
         if self.model.powershell is None:
-            return _error(NOT_RECOGNIZED.format(name=parsed.executable))
+            message = NOT_RECOGNIZED_BY_LANGUAGE[self.model.display_language]
+            return _error(message.format(name=parsed.executable), NOT_RECOGNIZED_RC)
         if parsed.error:
             return _error(parsed.error + "\r\n")
         script = parsed.script or ""
@@ -108,7 +120,7 @@ class EmulatedWindows:
                 output = probe_runner.run(self.model, script)
             except probe_runner.ScriptError as exc:
                 return _error(f"{exc}\r\n")
-            return CommandResult(rc=0, stdout=output.encode("ascii"))
+            return CommandResult(rc=0, stdout=(UTF8_BOM if self.model.output_bom else b"") + output.encode("ascii"))
         return self._simple(script)
 
     def _simple(self, script: str) -> CommandResult:

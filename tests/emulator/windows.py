@@ -83,7 +83,84 @@ AGENT_LAYOUT = {
 
 
 class Denied(Exception):
-    """Access to a registry key or WMI class is denied to the connecting account."""
+    """Access to a registry key, WMI class or the Service Control Manager is denied to the connecting account.
+
+    ``exceptions`` is the exception chain as .NET raises it (outermost first: type, message,
+    HRESULT, code), ``category``/``error_id`` the ErrorRecord's CategoryInfo and
+    FullyQualifiedErrorId. ``cmdlet`` says whether a cmdlet reported it (and so -ErrorAction Stop
+    applies, which PowerShell 2.0 wraps) or a .NET method call threw it.
+    """
+
+    def __init__(self, message: str, exceptions: list[dict[str, t.Any]] | None = None,
+                 category: str = "PermissionDenied", error_id: str = "", cmdlet: bool = False):
+        super().__init__(message)
+        self.exceptions = exceptions or [{"type": "System.UnauthorizedAccessException", "message": message,
+                                          "hresult": E_ACCESSDENIED, "code": None}]
+        self.category = category
+        self.error_id = error_id
+        self.cmdlet = cmdlet
+
+
+# HRESULTs as .NET reports them (signed 32-bit). Sources:
+# https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-erref/705fb797-2175-4a90-b5a3-3918024b10b8
+# (E_ACCESSDENIED 0x80070005, E_FAIL 0x80004005) and
+# https://learn.microsoft.com/en-us/windows/win32/wmisdk/wmi-error-constants (WBEM_E_ACCESS_DENIED 0x80041003).
+E_ACCESSDENIED = -2147024891
+E_FAIL = -2147467259
+COR_E_SYSTEM = -2146233087         # SystemException and PowerShell's RuntimeException family
+COR_E_SECURITY = -2146233078       # SecurityException
+COR_E_INVALIDOPERATION = -2146233079
+
+
+def registry_denied(path: str) -> Denied:
+    """RegistryKey.OpenSubKey on a key the account may not read: a SecurityException, which PowerShell
+    reports as a MethodInvocationException around it on every version (a .NET call, not a cmdlet).
+    https://learn.microsoft.com/en-us/dotnet/api/microsoft.win32.registrykey.opensubkey (Exceptions)"""
+    inner = "Requested registry access is not allowed."
+    return Denied(inner, [
+        {"type": "System.Management.Automation.MethodInvocationException",
+         "message": f'Exception calling "OpenSubKey" with "2" argument(s): "{inner}"', "hresult": COR_E_SYSTEM,
+         "code": None},
+        {"type": "System.Security.SecurityException", "message": inner, "hresult": COR_E_SECURITY, "code": None},
+    ], category="NotSpecified", error_id="DotNetMethodException")
+
+
+def wmi_denied(wmi_class: str, by: str = "namespace") -> Denied:
+    """Get-WmiObject refused: namespace security gives a ManagementException with ErrorCode AccessDenied
+    (WBEM_E_ACCESS_DENIED); a DCOM refusal gives UnauthorizedAccessException with E_ACCESSDENIED.
+    https://learn.microsoft.com/en-us/windows/win32/wmisdk/securing-a-remote-wmi-connection"""
+    if by == "dcom":
+        message = "Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))"
+        return Denied(message, [{"type": "System.UnauthorizedAccessException", "message": message,
+                                 "hresult": E_ACCESSDENIED, "code": None}],
+                      category="NotSpecified",
+                      error_id="System.UnauthorizedAccessException,Microsoft.PowerShell.Commands.GetWmiObjectCommand",
+                      cmdlet=True)
+    return Denied("Access denied ", [{"type": "System.Management.ManagementException", "message": "Access denied ",
+                                      "hresult": COR_E_SYSTEM, "code": "AccessDenied"}],
+                  category="InvalidOperation",
+                  error_id="GetWMIManagementException,Microsoft.PowerShell.Commands.GetWmiObjectCommand", cmdlet=True)
+
+
+def scm_denied(service: str | None = None) -> Denied:
+    """Get-Service for an account that is not an administrator, over a network logon (WinRM).
+
+    The SCM grants remote authenticated users SC_MANAGER_CONNECT only, so listing every service
+    (EnumServicesStatusEx needs SC_MANAGER_ENUMERATE_SERVICE) fails with .NET's "Cannot open
+    Service Control Manager"; a service's default DACL grants SERVICE_QUERY_STATUS to interactive
+    users and services, not network logons, so asking for one service fails with "Cannot open
+    <name> service". Both wrap Win32 error 5.
+    https://learn.microsoft.com/en-us/windows/win32/services/service-security-and-access-rights"""
+    if service is None:
+        outer = "Cannot open Service Control Manager on computer '.'. This operation might require other privileges."
+    else:
+        outer = f"Cannot open {service} service on computer '.'."
+    return Denied(outer, [
+        {"type": "System.InvalidOperationException", "message": outer, "hresult": COR_E_INVALIDOPERATION,
+         "code": None},
+        {"type": "System.ComponentModel.Win32Exception", "message": "Access is denied", "hresult": E_FAIL, "code": "5"},
+    ], category="NotSpecified",
+        error_id="System.InvalidOperationException,Microsoft.PowerShell.Commands.GetServiceCommand", cmdlet=True)
 
 
 class Hung(Exception):
@@ -122,7 +199,7 @@ class Registry:
         norm = self._norm(path)
         for prefix in self.denied:
             if norm == self._norm(prefix) or norm.startswith(self._norm(prefix) + "\\"):
-                raise Denied("Requested registry access is not allowed.")
+                raise registry_denied(path)
         for prefix in self.hung:
             if norm == self._norm(prefix) or norm.startswith(self._norm(prefix) + "\\"):
                 raise Hung(path)
@@ -192,6 +269,15 @@ class WindowsHost:
     inventory: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     connection: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     faults: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    culture: str = "en-US"                 # the session's culture ($PSCulture), from the fixture's culture
+    language_mode: str = "FullLanguage"    # ConstrainedLanguage under an AppLocker / WDAC policy
+    powershell_bits: int = 64              # 32: the command runs in a 32-bit PowerShell (WOW64)
+    output_bom: bool = False               # the console writes UTF-8 with its preamble (code page 65001)
+    display_language: str = "en-US"        # the language cmd.exe prints its messages in
+
+    @property
+    def wow64(self) -> bool:
+        return self.powershell_bits == 32 and self.architecture == "AMD64"
 
     @property
     def version(self) -> str:
@@ -207,7 +293,7 @@ class WindowsHost:
             raise LookupError(f"Invalid namespace \"{namespace}\"")
         lowered = wmi_class.lower()
         if lowered in (c.lower() for c in self.wmi_denied):
-            raise Denied("Access denied ")
+            raise wmi_denied(wmi_class, self.faults.get("wmi_denied_by", "namespace"))
         if lowered in (c.lower() for c in self.wmi_hung):
             raise Hung(wmi_class)
         if lowered == "win32_operatingsystem":
@@ -219,6 +305,85 @@ class WindowsHost:
         if lowered == "softwarelicensingproduct":
             return [dict(row) for row in self.esu_licenses]
         raise LookupError(f"Invalid class \"{wmi_class}\"")
+
+
+# ---------------------------------------------------------------------------------------------
+# What PowerShell makes of what Windows holds
+# ---------------------------------------------------------------------------------------------
+class PropertyGetError(Exception):
+    """A computed (ScriptProperty) member threw: PowerShell's "Exception getting ..." error."""
+
+
+# Short-date order of the cultures fixtures may name. .NET's DateTime.Parse reads a numeric date
+# in the order of the culture's short-date pattern.
+# https://learn.microsoft.com/en-us/dotnet/api/system.datetime.parse (culture-specific parsing)
+CULTURE_DATE_ORDER = {"en-US": "MDY", "en-GB": "DMY", "de-DE": "DMY", "fr-FR": "DMY"}
+
+
+def qfe_installed_on(raw: t.Any, culture: str, build: int) -> str | None:
+    """Win32_QuickFixEngineering.InstalledOn as Windows PowerShell 2.0-5.1 computes it.
+
+    types.ps1xml adds InstalledOn as a ScriptProperty over the raw WMI string: from build 7000
+    ``[DateTime]::Parse($raw)`` with the session's culture (the raw value is M/d/yyyy), before it
+    the raw value is a hexadecimal FILETIME. Only PowerShell 6+ parses with an invariant format.
+    Sources: PowerShell/PowerShell src/System.Management.Automation/engine/TypeTable_Types_Ps1Xml.cs
+    (Win32_QuickFixEngineering, "WMI team fixed the formatting issue"); Windows PowerShell 5.1's
+    compiled Types_Ps1Xml calls [DateTime]::Parse without a culture;
+    https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-quickfixengineering
+    Returns what the runner's JSON writer prints for the DateTime (UTC, the host's zone is UTC).
+    """
+    if raw in (None, ""):
+        return None
+    text = str(raw)
+    if build < 7000:
+        try:
+            filetime = int(text, 16)
+            value = dt.datetime(1601, 1, 1) + dt.timedelta(microseconds=filetime // 10)
+        except (ValueError, OverflowError):
+            raise PropertyGetError(f'Exception getting "InstalledOn": "Exception calling "ToInt64" with "2" '
+                                   f'argument(s): "Could not find any recognizable digits.""') from None
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    parts = text.split("/")
+    order = CULTURE_DATE_ORDER[culture]
+    try:
+        first, second, year = (int(part) for part in parts)
+        month, day = (first, second) if order == "MDY" else (second, first)
+        value = dt.datetime(year, month, day)
+    except ValueError:
+        raise PropertyGetError('Exception getting "InstalledOn": "Exception calling "Parse" with "1" argument(s): '
+                               '"String was not recognized as a valid DateTime.""') from None
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Keys under HKLM\SOFTWARE that WOW64 shares between the 32- and 64-bit views (Windows 7 and later);
+# everything else under SOFTWARE is redirected to SOFTWARE\WOW6432Node for a 32-bit process.
+# https://learn.microsoft.com/en-us/windows/win32/winprog64/shared-registry-keys
+WOW64_SHARED = (r"SOFTWARE\Microsoft\SystemCertificates", r"SOFTWARE\Microsoft\EnterpriseCertificates",
+                r"SOFTWARE\Policies", r"SOFTWARE\Microsoft\Cryptography\Services", r"SOFTWARE\RegisteredApplications")
+
+
+class Wow64RegistryView:
+    """HKLM as a 32-bit process on 64-bit Windows sees it through the registry redirector.
+    https://learn.microsoft.com/en-us/windows/win32/winprog64/registry-redirector"""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+
+    @staticmethod
+    def redirect(path: str) -> str:
+        norm = path.strip("\\")
+        lowered = norm.lower()
+        if not lowered.startswith("software\\") or lowered.startswith("software\\wow6432node"):
+            return norm
+        if any(lowered == shared.lower() or lowered.startswith(shared.lower() + "\\") for shared in WOW64_SHARED):
+            return norm
+        return "SOFTWARE\\WOW6432Node\\" + norm[len("SOFTWARE\\"):]
+
+    def open(self, path: str) -> RegistryKey | None:
+        return self.registry.open(self.redirect(path))
+
+    def subkey_names(self, path: str) -> list[str]:
+        return self.registry.subkey_names(self.redirect(path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,7 +507,19 @@ def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[s
         description=fixture.get("description", ""), expect=fixture.get("expect") or {},
         inventory=fixture.get("inventory") or {}, connection=fixture.get("connection") or {},
         faults=fixture.get("faults") or {},
+        culture=str(fixture.get("culture", "en-US")), language_mode=str(fixture.get("language_mode", "FullLanguage")),
+        powershell_bits=int(fixture.get("powershell_bits", 64)), output_bom=bool(fixture.get("output_bom", False)),
+        display_language=str(fixture.get("display_language", "en-US")),
     )
+    if host.culture not in CULTURE_DATE_ORDER:
+        raise ValueError(f"{name}: culture {host.culture!r} is not modelled; choose from {sorted(CULTURE_DATE_ORDER)}")
+    if host.language_mode not in ("FullLanguage", "ConstrainedLanguage"):
+        raise ValueError(f"{name}: language_mode must be FullLanguage or ConstrainedLanguage")
+    if host.language_mode != "FullLanguage" and host.powershell in (None, "2.0"):
+        # ConstrainedLanguage came with PowerShell 3.0 (about_Language_Modes).
+        raise ValueError(f"{name}: PowerShell {host.powershell} has no ConstrainedLanguage mode")
+    if host.powershell_bits not in (32, 64):
+        raise ValueError(f"{name}: powershell_bits must be 32 or 64")
     registry = host.registry
     current = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion"
     registry.set(current, "ProductName", template["product_name"])
@@ -361,6 +538,11 @@ def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[s
                             ("csd_version", "CSDVersion"), ("installation_type", "InstallationType")):
         if template.get(key):
             registry.set(current, value_name, str(template[key]))
+    if architecture == "AMD64":
+        # 64-bit Windows keeps a 32-bit copy of these values for 32-bit programs (WOW6432Node).
+        wow_current = "SOFTWARE\\WOW6432Node\\" + current[len("SOFTWARE\\"):]
+        for value_name, value in list(registry.open(current).values.values()):
+            registry.set(wow_current, value_name, value)
     registry.set(r"SYSTEM\CurrentControlSet\Control\ProductOptions", "ProductType", template["product_type"])
     registry.set(r"SYSTEM\CurrentControlSet\Control\Session Manager\Environment", "PROCESSOR_ARCHITECTURE",
                  architecture)

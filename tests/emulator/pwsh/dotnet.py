@@ -22,7 +22,7 @@ import typing as t
 
 from emulator.pwsh.interpreter import Interpreter, Scope
 from emulator.pwsh.runtime import Hashtable, NetException, NetObject, RuntimeException, UnsupportedConstruct, to_string
-from emulator.windows import Denied, Hung, WindowsHost, wql_match
+from emulator.windows import Denied, Hung, WindowsHost, Wow64RegistryView, qfe_installed_on, scm_denied, wql_match
 
 
 class _SecurityException(NetException):
@@ -84,8 +84,75 @@ class WmiObject(NetObject):
     ps_type_name = "System.Management.ManagementObject"
 
     def __init__(self, row: dict[str, t.Any]):
+        self.raw = dict(row)
         for name, value in row.items():
             setattr(self, name, value)
+
+    @property
+    def psbase(self):
+        """The ManagementObject under PowerShell's adapter: its Properties hold the raw WMI values."""
+        return NetObject.of(Properties=[NetObject.of(Name=name, Value=value) for name, value in self.raw.items()])
+
+
+class QuickFixEngineeringObject(WmiObject):
+    """Win32_QuickFixEngineering: PowerShell's types.ps1xml computes InstalledOn from the raw value with the
+    session's culture (emulator.windows.qfe_installed_on), which can throw."""
+
+    def __init__(self, row: dict[str, t.Any], culture: str, build: int):
+        super().__init__({name: value for name, value in row.items() if name != "InstalledOn"})
+        self.raw = dict(row)
+        self.culture = culture
+        self.build = build
+
+    @property
+    def InstalledOn(self):  # noqa: N802
+        try:
+            return qfe_installed_on(self.raw.get("InstalledOn"), self.culture, self.build)
+        except Exception as exc:   # PropertyGetError: the getter's exception, wrapped by get_member
+            raise NetException(str(exc).split('": "', 1)[-1].rstrip('"'), type_name="System.FormatException") from None
+
+
+def _exception_chain(error: Denied) -> NetException:
+    """A Denied from the model as the .NET exception (with its inner ones) it stands for."""
+    exception = None
+    for item in reversed(error.exceptions):
+        if item["type"] == "System.Management.Automation.MethodInvocationException":
+            continue   # the interpreter wraps .NET method calls itself
+        exception = NetException(item["message"], inner=exception, hresult=item.get("hresult"), type_name=item["type"])
+        if item["type"] == "System.Management.ManagementException":
+            exception.error_code = item.get("code")
+        if item["type"] == "System.ComponentModel.Win32Exception":
+            exception.NativeErrorCode = int(item.get("code") or 0)
+    exception.category = error.category
+    return exception
+
+
+class _ProcessView:
+    """The host as the PowerShell process sees it: a 32-bit process on 64-bit Windows sees the
+    redirected registry and SysWOW64 for System32 (emulator.windows.Wow64RegistryView)."""
+
+    def __init__(self, host: WindowsHost):
+        self._host = host
+        self.registry = Wow64RegistryView(host.registry) if host.wow64 else host.registry
+        self.files = _Wow64Files(host.files) if host.wow64 else host.files
+
+    def __getattr__(self, name):
+        return getattr(self._host, name)
+
+
+class _Wow64Files:
+    def __init__(self, files):
+        self.files = files
+
+    @staticmethod
+    def _redirect(path: str) -> str:
+        return path.replace("\\windows\\system32\\", "\\windows\\syswow64\\")
+
+    def get(self, path, default=None):
+        return self.files.get(self._redirect(path), default)
+
+    def __contains__(self, path):
+        return self._redirect(path) in self.files
 
 
 class ServiceObject(NetObject):
@@ -163,6 +230,7 @@ class PowerShellObject(NetObject):
         self.arguments: list[t.Any] = []
         self.output: list[t.Any] | None = None
         self.failure: NetException | None = None
+        self.Streams = NetObject.of(Error=[])
 
     def AddScript(self, text):  # noqa: N802
         self.scripts.append(to_string(text))
@@ -177,6 +245,11 @@ class PowerShellObject(NetObject):
         if runspace is None:
             raise UnsupportedConstruct("PowerShell.Invoke without a runspace")
         output: list[t.Any] = []
+        silent = {str(item) for item in self.binding.host.faults.get("probe_no_output") or []}
+        if any(isinstance(argument, dict) and argument.get("id") in silent for argument in self.arguments):
+            # The fixture's probe whose pipeline ends with neither output nor exception.
+            self.output = []
+            return True
         from emulator.pwsh.runtime import ScriptError   # pylint: disable=import-outside-toplevel
         try:
             for text in self.scripts:
@@ -257,6 +330,20 @@ class _FileVersionInfoStatics:
         return FileVersionInfoObject(version)
 
 
+class _MarshalStatics:
+    @staticmethod
+    def GetHRForException(exception):  # noqa: N802
+        """The exception's HRESULT; .NET's default for an Exception is COR_E_EXCEPTION (0x80131500)."""
+        hresult = getattr(exception, "hresult", None)
+        return hresult if isinstance(hresult, int) else -2146233088
+
+
+class _ObjectStatics:
+    @staticmethod
+    def ReferenceEquals(left, right):  # noqa: N802
+        return left is right
+
+
 class _COMException(NetException):
     type_name = "System.Runtime.InteropServices.COMException"
 
@@ -297,15 +384,28 @@ class HostBinding:
         self.sleep = sleep
         major, _, minor = (host.powershell or "2.0").partition(".")
         self.version = (int(major), int(minor or 0))
+        view = _ProcessView(host)
+        self.language_mode = host.language_mode
         self.types = {
-            "Microsoft.Win32.Registry": _RegistryStatics(host),
+            "Microsoft.Win32.Registry": _RegistryStatics(view),
+            "IntPtr": NetObject.of(Size=4 if host.wow64 or host.architecture != "AMD64" else 8),
+            "System.IntPtr": NetObject.of(Size=4 if host.wow64 or host.architecture != "AMD64" else 8),
+            "System.Runtime.InteropServices.Marshal": _MarshalStatics(),
+            "object": _ObjectStatics(), "System.Object": _ObjectStatics(),
             "System.Management.Automation.Runspaces.RunspaceFactory": _RunspaceFactoryStatics(self),
             "System.Management.Automation.PowerShell": _PowerShellStatics(self),
             "System.Environment": _EnvironmentStatics(), "Environment": _EnvironmentStatics(),
-            "System.IO.File": _FileStatics(host),
-            "System.Diagnostics.FileVersionInfo": _FileVersionInfoStatics(host),
+            "System.IO.File": _FileStatics(view),
+            "System.Diagnostics.FileVersionInfo": _FileVersionInfoStatics(view),
         }
         self.cmdlets = {"Get-WmiObject": self.get_wmi_object, "Get-Service": self.get_service}
+
+    def environment(self, name: str):
+        """$env:NAME. PROCESSOR_ARCHITEW6432 exists only in a WOW64 process
+        (https://learn.microsoft.com/en-us/windows/win32/winprog64/wow64-implementation-details)."""
+        if name.lower() == "processor_architew6432":
+            return "AMD64" if self.host.wow64 else None
+        return None
 
     def new_object(self, interp, type_name_text: str, arguments, com_object: str | None = None):
         if com_object and com_object.lower() == "winhttp.winhttprequest.5.1":
@@ -326,22 +426,34 @@ class HostBinding:
         try:
             rows = self.host.wmi(wmi_class, namespace)
         except Denied as exc:
-            error = _ManagementException(str(exc) or "Access denied ")
-            error.error_code = "AccessDenied"
-            error.category = "InvalidOperation"
-            raise error from None
+            raise _exception_chain(exc) from None
         except Hung as exc:
             raise _HungCall(str(exc)) from None
         except LookupError as exc:
             raise _ManagementException(str(exc)) from None
         if parameters:
             raise UnsupportedConstruct(f"Get-WmiObject -{next(iter(parameters))}")
+        if wmi_class.lower() == "win32_quickfixengineering":
+            return [QuickFixEngineeringObject(row, self.host.culture, self.host.build)
+                    for row in rows if not wql_filter or wql_match(row, wql_filter)]
         return [WmiObject(row) for row in rows if not wql_filter or wql_match(row, wql_filter)]
 
     def get_service(self, interp, positional, parameters, pipeline_input, scope):
+        name = parameters.pop("name", None)
         if positional or parameters:
-            raise UnsupportedConstruct("Get-Service with arguments")
-        return [ServiceObject(service) for service in self.host.services.values()]
+            raise UnsupportedConstruct("Get-Service with arguments other than -Name")
+        if self.host.faults.get("scm_denied"):
+            raise _exception_chain(scm_denied(None if name is None else to_string(name)))
+        if name is None:
+            return [ServiceObject(service) for service in self.host.services.values()]
+        wanted = to_string(name).lower()
+        for service in self.host.services.values():
+            if service.name.lower() == wanted:
+                return [ServiceObject(service)]
+        error = NetException(f"Cannot find any service with service name '{to_string(name)}'.",
+                             type_name="Microsoft.PowerShell.Commands.ServiceCommandException")
+        error.category = "ObjectNotFound"
+        raise error
 
 
 def run_script(host: WindowsHost, script: str, input_lines: t.Sequence[str] = (),

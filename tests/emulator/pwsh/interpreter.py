@@ -111,6 +111,8 @@ class Interpreter:
         self.global_scope.variables.update({
             "null": None, "true": True, "false": False, "erroractionpreference": "Continue",
             "progresspreference": "Continue", "ofs": " ",
+            "executioncontext": NetObject.of(SessionState=NetObject.of(
+                LanguageMode=getattr(host, "language_mode", "FullLanguage"))),
             "psversiontable": Hashtable({"PSVersion": f"{version[0]}.{version[1]}", "CLRVersion": "2.0.50727.8806"
                                          if version < (3, 0) else "4.0.30319.42000"}),
         })
@@ -590,7 +592,7 @@ class Interpreter:
             text = text.lstrip("$@")
         if ":" in text:
             scope_name, _, rest = text.partition(":")
-            if scope_name.lower() in ("script", "global", "local", "private"):
+            if scope_name.lower() in ("script", "global", "local", "private", "env"):
                 return scope_name.lower() + ":" + rest.lower()
             raise UnsupportedConstruct(f"variable scope or drive {scope_name}:")
         return text.lower()
@@ -603,6 +605,9 @@ class Interpreter:
             return value
         if name.startswith(("local:", "private:")):
             name = name.split(":", 1)[1]
+        if name.startswith("env:"):
+            environment = getattr(self.host, "environment", None)
+            return environment(name[4:]) if environment else None
         found, value = scope.lookup(name)
         return value if found else None
 

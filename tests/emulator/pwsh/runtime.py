@@ -53,6 +53,9 @@ class NetException(Exception):
 
     def is_a(self, name: str) -> bool:
         name = name.lower()
+        if name == "system.management.automation.icontainserrorrecord":
+            # PowerShell's RuntimeException family carries an ErrorRecord.
+            return self.is_a("system.management.automation.runtimeexception")
         return name in (self.type_name.lower(), *(base.lower() for base in self.bases), "system.exception")
 
     # .NET members the scripts read
