@@ -292,9 +292,17 @@ def parse_installed_on(raw: t.Any) -> str | None:
     return None
 
 
+def _items(data: dict[str, t.Any] | None) -> list[t.Any]:
+    items = (data or {}).get("items")
+    return items if isinstance(items, list) else []
+
+
 def _hotfixes(results: _Results) -> dict[str, t.Any] | None:
+    # A host answer of the wrong shape (a list, a bare value) is treated as not gathered.
     qfe_data = results.data("hotfixes.qfe")
+    qfe_data = qfe_data if isinstance(qfe_data, dict) else None
     cbs_data = results.data("hotfixes.cbs")
+    cbs_data = cbs_data if isinstance(cbs_data, dict) else None
     if isinstance(cbs_data, dict) and cbs_data.get("exists") is False:
         # Every Windows since Vista has this key: missing, it says the view is wrong (a redirected
         # 32-bit registry, a broken servicing stack), never that no update is installed.
@@ -304,16 +312,17 @@ def _hotfixes(results: _Results) -> dict[str, t.Any] | None:
     if qfe_data is None and cbs_data is None:
         return None
     qfe = []
-    for item in (qfe_data or {}).get("items") or []:
+    for item in _items(qfe_data):
         if isinstance(item, dict):
             qfe.append({"id": item.get("HotFixID"), "description": item.get("Description"),
                         "installed_on": parse_installed_on(item.get("InstalledOn")),
                         "installed_on_raw": item.get("InstalledOn")})
     cbs = []
-    for item in (cbs_data or {}).get("items") or []:
+    for item in _items(cbs_data):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             continue
-        state = _int((item.get("values") or {}).get("CurrentState"))
+        values = item.get("values")
+        state = _int(values.get("CurrentState")) if isinstance(values, dict) else None
         kb_match = _PACKAGE_KB.match(item["name"])
         rollup_match = _PACKAGE_ROLLUP.match(item["name"])
         cbs.append({"name": item["name"], "kb": kb_match.group(1).upper() if kb_match else None,
