@@ -18,6 +18,9 @@ def fleet(tmp_path_factory):
     """Every fixture host, started once for the session."""
     with build_fleet() as running:
         inventory = tmp_path_factory.mktemp("fleet") / "hosts.yml"
-        running.inventory(inventory, operation_timeout_sec=2, read_timeout_sec=4)
+        # The command timeout is a group variable, so that a host that needs longer (thousands of updates)
+        # can say so in its own host variables, as an admin would.
+        running.inventory(inventory, operation_timeout_sec=2, read_timeout_sec=4,
+                          extra_vars={"acs_readiness_command_timeout": 15})
         running.inventory_path = inventory
         yield running

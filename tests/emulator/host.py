@@ -5,8 +5,9 @@ Dispatch, as Windows would see it:
 * a command line cmd.exe cut at 8,191 characters -> PowerShell's "not properly encoded" error;
 * Ansible's module exec wrapper on stdin -> the module's answer from the model (win_ping, setup),
   or Ansible's own "requires PowerShell v5.1" failure on older hosts, as its bootstrap prints;
-* a bootstrap that runs its stdin -> that script; codesign.windows' probe runner is answered by
-  evaluating its probes against the model (emulator.probe_runner);
+* a bootstrap that runs its stdin -> the bootstrap and that script, executed by the PowerShell
+  interpreter (emulator.pwsh) against the model; emulator.probe_runner's independent reading of the probes
+  stays as a cross-check (tests/e2e/test_runner_executed.py);
 * anything else -> a PowerShell error saying this emulated host cannot run it.
 Every script is parsed with the PowerShell grammar first: a syntax error, or a construct newer
 than the host's PowerShell, fails as PowerShell would fail.
@@ -18,9 +19,12 @@ import functools
 import json
 import re
 import threading
+import time
 import typing as t
 
 from emulator import probe_runner
+from emulator.pwsh.dotnet import run_script
+from emulator.pwsh.runtime import ScriptError, UnsupportedConstruct, to_string
 from emulator.cmdline import parse_ansible_exec_wrapper, parse_powershell_command_line
 from emulator.windows import WindowsHost
 from emulator.wsman import CommandResult
@@ -103,8 +107,23 @@ class EmulatedWindows:
         if payload is not None:
             return self._ansible(script, payload)
         if stdin and _STDIN_BOOTSTRAP.search(script):
-            return self._script(stdin.decode("utf-8", errors="replace"))
+            return self._execute(script, stdin.decode("utf-8", errors="replace"))
         return self._script(script)
+
+    def _execute(self, bootstrap: str, stdin_text: str) -> CommandResult:
+        """Run a bootstrap that builds its script from stdin, as powershell.exe would: the PowerShell
+        interpreter executes both against the model. $input holds stdin's lines."""
+        problem = self._script_problem(stdin_text)
+        if problem:
+            return _error(problem)
+        try:
+            output = run_script(self.model, bootstrap, stdin_text.splitlines(), sleep=time.sleep)
+        except ScriptError as error:
+            return _error(error.record.console_text())
+        except UnsupportedConstruct as exc:
+            return _error(f"The emulated host {self.name} cannot run this script: {exc}\r\n")
+        text = "".join(to_string(item) + "\r\n" for item in output)
+        return CommandResult(rc=0, stdout=(UTF8_BOM if self.model.output_bom else b"") + text.encode("utf-8"))
 
     def _script_problem(self, script: str) -> str | None:
         """What PowerShell prints when it cannot parse the script, or the host's PowerShell is too old."""

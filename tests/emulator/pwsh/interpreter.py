@@ -95,12 +95,46 @@ class Scope:
         return scope
 
 
+# Syntax trees are immutable and every emulated host runs the same scripts: parses are kept by text, and
+# the child lists and unwrapped forms of their nodes by node id (stable while the tree is kept).
+_PARSED: dict[str, t.Any] = {}
+_CHILDREN: dict[int, list] = {}
+_NAMED: dict[int, list] = {}
+_UNWRAPPED: dict[int, t.Any] = {}
+_TEXT: dict[int, str] = {}
+_PARAMS: dict[tuple, list] = {}
+_TYPE_NAMES: dict[int, str] = {}
+_VARIABLE_NAMES: dict[int, str] = {}
+_PIPELINE_VALUE: dict[int, tuple] = {}
+_STAGES: dict[int, list] = {}
+_BINARY: dict[int, tuple] = {}
+_MAX_PARSED = 256
+
+
 def _children(node) -> list:
-    return [child for child in node.children if child.type not in SKIP]
+    found = _CHILDREN.get(node.id)
+    if found is None:
+        found = _CHILDREN[node.id] = [child for child in node.children if child.type not in SKIP]
+    return found
 
 
 def _named(node) -> list:
-    return [child for child in node.named_children if child.type not in SKIP]
+    found = _NAMED.get(node.id)
+    if found is None:
+        found = _NAMED[node.id] = [child for child in node.named_children if child.type not in SKIP]
+    return found
+
+
+def _parse_cached(text: str):
+    parsed = _PARSED.get(text)
+    if parsed is None:
+        if len(_PARSED) >= _MAX_PARSED:
+            # Forget every tree at once, so that no cached node id outlives its tree.
+            for cache in (_PARSED, _CHILDREN, _NAMED, _UNWRAPPED, _TEXT, _PARAMS, _TYPE_NAMES, _VARIABLE_NAMES,
+                          _PIPELINE_VALUE, _STAGES, _BINARY):
+                cache.clear()
+        parsed = _PARSED[text] = ps_grammar._parse_tolerant(text.encode("utf-8"))  # pylint: disable=protected-access
+    return parsed
 
 
 class Interpreter:
@@ -126,7 +160,7 @@ class Interpreter:
 
     # ----------------------------------------------------------------------------------- entry points
     def parse(self, text: str):
-        parsed = ps_grammar._parse_tolerant(text.encode("utf-8"))  # pylint: disable=protected-access
+        parsed = _parse_cached(text)
         if parsed.root.has_error:
             findings = [f for f in ps_grammar.check_powershell(text) if f.rule == "syntax"]
             where = findings[0].format("<script>") if findings else "syntax error"
@@ -172,7 +206,10 @@ class Interpreter:
 
     # ----------------------------------------------------------------------------------- helpers
     def text(self, node) -> str:
-        return self.source[node.start_byte:node.end_byte].decode("utf-8")
+        found = _TEXT.get(node.id)
+        if found is None:
+            found = _TEXT[node.id] = self.source[node.start_byte:node.end_byte].decode("utf-8")
+        return found
 
     def unsupported(self, node, what: str = "") -> UnsupportedConstruct:
         line = self.source[:node.start_byte].count(b"\n") + 1
@@ -194,10 +231,9 @@ class Interpreter:
                 self.exec_statement(child, scope, out)
 
     def exec_statement(self, node, scope: Scope, out: list) -> None:
-        kind = node.type
-        handler = getattr(self, "stmt_" + kind, None)
+        handler = _STMT.get(node.type)
         if handler is not None:
-            handler(node, scope, out)
+            handler(self, node, scope, out)
             return
         raise self.unsupported(node)
 
@@ -386,14 +422,24 @@ class Interpreter:
         """A pipeline used as a value (an if condition, an assignment's right side): its output, one value
         as itself, several as an array, none as AutomationNull."""
         if node.type == "pipeline":
-            named = _named(node)
-            if len(named) == 1 and named[0].type == "assignment_expression":
-                return self.assign(named[0], scope)
-            # An expression alone is its value, arrays kept whole ($x = @(1) keeps an array of one; about_Assignment_
-            # Operators); only what commands write to the pipeline is collected and unrolled.
-            elements = [c for chain in named for c in (_named(chain) if chain.type == "pipeline_chain" else [chain])]
-            if len(elements) == 1 and elements[0].type != "command":
-                return self.eval(elements[0], scope)
+            plan = _PIPELINE_VALUE.get(node.id)
+            if plan is None:
+                named = _named(node)
+                if len(named) == 1 and named[0].type == "assignment_expression":
+                    plan = ("assign", named[0])
+                else:
+                    # An expression alone is its value, arrays kept whole ($x = @(1) keeps an array of one;
+                    # about_Assignment_Operators); only what commands write to the pipeline is collected and unrolled.
+                    elements = [c for chain in named
+                                for c in (_named(chain) if chain.type == "pipeline_chain" else [chain])]
+                    plan = ("expression", elements[0]) if len(elements) == 1 and elements[0].type != "command" else \
+                        ("pipeline", None)
+                _PIPELINE_VALUE[node.id] = plan
+            kind, target = plan
+            if kind == "assign":
+                return self.assign(target, scope)
+            if kind == "expression":
+                return self.eval(target, scope)
         output = self.eval_pipeline(node, scope)
         if not output:
             return AUTOMATION_NULL
@@ -402,18 +448,21 @@ class Interpreter:
         return output
 
     def eval_pipeline(self, node, scope) -> list[t.Any]:
-        elements = []
-        for child in node.children:
-            if child.type == "pipeline_chain":
-                elements.extend(c for c in child.children if c.type not in SKIP)
-            elif child.type not in SKIP:
-                elements.append(child)
-        stages = [[]]
-        for element in elements:
-            if element.type == "|":
-                stages.append([])
-            else:
-                stages[-1].append(element)
+        stages = _STAGES.get(node.id)
+        if stages is None:
+            elements = []
+            for child in node.children:
+                if child.type == "pipeline_chain":
+                    elements.extend(c for c in child.children if c.type not in SKIP)
+                elif child.type not in SKIP:
+                    elements.append(child)
+            stages = [[]]
+            for element in elements:
+                if element.type == "|":
+                    stages.append([])
+                else:
+                    stages[-1].append(element)
+            _STAGES[node.id] = stages
         if len(stages) == 1 and len(stages[0]) == 1 and stages[0][0].type == "assignment_expression":
             self.assign(stages[0][0], scope)
             return []
@@ -538,6 +587,32 @@ class Interpreter:
         return out
 
     def _bind_parameters(self, body, scope, positional, parameters, function_node=None):
+        key = (body.id, function_node.id if function_node is not None else None)
+        declared = _PARAMS.get(key)
+        if declared is None:
+            declared = _PARAMS[key] = self._declared_parameters(body, function_node)
+        remaining = list(positional)
+        bound = {}
+        for name, type_node, default in declared:
+            matches = [key for key in parameters if name.startswith(key)] if parameters else ()
+            if matches:
+                value = parameters.pop(matches[0])
+            elif remaining:
+                value = remaining.pop(0)
+            elif default is not None:
+                value = self.eval(_named(default)[-1], scope)
+            else:
+                value = None
+            if type_node is not None:
+                value = self.cast(self.type_literal_name(type_node), value, type_node)
+            bound[name] = value
+        if parameters:
+            raise self.error(RuntimeException(f"A parameter cannot be found that matches parameter name "
+                                              f"'{next(iter(parameters))}'."), "InvalidArgument")
+        scope.variables.update(bound)
+        scope.variables["args"] = remaining
+
+    def _declared_parameters(self, body, function_node):
         param_block = None
         candidates = list(_named(body))
         if function_node is not None:
@@ -562,29 +637,16 @@ class Interpreter:
                             type_node = literal
                 default = next((c for c in _named(parameter) if c.type == "script_parameter_default"), None)
                 declared.append((self.variable_name(variable), type_node, default))
-        remaining = list(positional)
-        bound = {}
-        for name, type_node, default in declared:
-            matches = [key for key in parameters if name.startswith(key)]
-            if matches:
-                value = parameters.pop(matches[0])
-            elif remaining:
-                value = remaining.pop(0)
-            elif default is not None:
-                value = self.eval(_named(default)[-1], scope)
-            else:
-                value = None
-            if type_node is not None:
-                value = self.cast(self.type_literal_name(type_node), value, type_node)
-            bound[name] = value
-        if parameters:
-            raise self.error(RuntimeException(f"A parameter cannot be found that matches parameter name "
-                                              f"'{next(iter(parameters))}'."), "InvalidArgument")
-        scope.variables.update(bound)
-        scope.variables["args"] = remaining
+        return declared
 
     # ----------------------------------------------------------------------------------- variables
     def variable_name(self, node) -> str:
+        found = _VARIABLE_NAMES.get(node.id)
+        if found is None:
+            found = _VARIABLE_NAMES[node.id] = self._variable_name(node)
+        return found
+
+    def _variable_name(self, node) -> str:
         text = self.text(node)
         if text.startswith("${"):
             text = text[2:-1]
@@ -676,13 +738,16 @@ class Interpreter:
 
     # ----------------------------------------------------------------------------------- expressions
     def unwrap(self, node):
+        found = _UNWRAPPED.get(node.id)
+        if found is not None:
+            return found
+        start = node
         while node.type in WRAPPERS or node.type == "pipeline":
             named = _named(node)
             if len(named) != 1:
-                if node.type == "pipeline":
-                    return node
                 break
             node = named[0]
+        _UNWRAPPED[start.id] = node
         return node
 
     def eval(self, node, scope) -> t.Any:
@@ -691,22 +756,25 @@ class Interpreter:
         kind = node.type
         if kind == "pipeline":
             return self.eval_pipeline_value(node, scope)
-        handler = getattr(self, "expr_" + kind, None)
+        handler = _EXPR.get(kind)
         if handler is None:
             raise self.unsupported(node)
-        return handler(node, scope)
+        return handler(self, node, scope)
 
     # binary operators
     def _binary(self, node, scope):
-        children = _children(node)
+        plan = _BINARY.get(node.id)
+        if plan is None:
+            children = _children(node)
+            plan = _BINARY[node.id] = (children, [self.text(c).strip().lower() if i % 2 else None
+                                                  for i, c in enumerate(children)])
+        children, operators = plan
         if len(children) == 1:
             return self.eval(children[0], scope)
         left = self.eval(children[0], scope)
         index = 1
         while index < len(children):
-            operator_node = children[index]
-            operator = self.text(operator_node).strip()
-            op = operator.lower()
+            op = operators[index]
             if op in ("-and", "-or"):
                 if op == "-and" and not to_bool(left):
                     left = False
@@ -873,8 +941,11 @@ class Interpreter:
                              "InvalidArgument") from None
 
     def type_literal_name(self, node) -> str:
-        spec = next(c for c in _named(node) if c.type in ("type_spec", "type_name"))
-        return self.text(spec).strip()
+        found = _TYPE_NAMES.get(node.id)
+        if found is None:
+            spec = next(c for c in _named(node) if c.type in ("type_spec", "type_name"))
+            found = _TYPE_NAMES[node.id] = self.text(spec).strip()
+        return found
 
     def expr_type_literal(self, node, scope):
         name = self.type_literal_name(node)
@@ -882,10 +953,18 @@ class Interpreter:
         return TypeRef(name, static)
 
     def expr_variable(self, node, scope):
-        text = self.text(node)
-        if text.startswith("@"):
-            raise self.unsupported(node, "splatting outside a command")
-        return self.lookup(self.variable_name(node), scope)
+        name = self.variable_name(node)
+        if ":" not in name:
+            # The common case: a plain variable, looked up through the scope chain.
+            while scope is not None:
+                variables = scope.variables
+                if name in variables:
+                    return variables[name]
+                scope = scope.parent
+            if self.text(node).startswith("@"):
+                raise self.unsupported(node, "splatting outside a command")
+            return None
+        return self.lookup(name, scope)
 
     def expr_path_command_name(self, node, scope):
         named = _named(node)
@@ -1157,6 +1236,11 @@ class Interpreter:
         except IndexError:
             return None
         return Char(value) if isinstance(owner, str) else value
+
+
+# Handlers by node type, looked up once per evaluation instead of by attribute name.
+_EXPR = {name[5:]: member for name, member in vars(Interpreter).items() if name.startswith("expr_")}
+_STMT = {name[5:]: member for name, member in vars(Interpreter).items() if name.startswith("stmt_")}
 
 
 # --------------------------------------------------------------------------------------------- casts

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import functools
 import re
 import typing as t
 
@@ -124,6 +125,15 @@ class ErrorRecord:
 
     def __str__(self) -> str:
         return self.exception.message
+
+    def console_text(self) -> str:
+        """How powershell.exe writes an error that ended the script to stderr (the console host's error view
+        of Windows PowerShell 2.0 to 5.1): the message, then the category and the error id."""
+        reason = self.exception.type_name.rsplit(".", 1)[-1]
+        error_id = getattr(self.exception, "error_id", None) or reason
+        return (f"{self.exception.message}\r\n"
+                f"    + CategoryInfo          : {self.category}: (:) [], {reason}\r\n"
+                f"    + FullyQualifiedErrorId : {error_id}\r\n")
 
 
 class ScriptError(Exception):
@@ -446,12 +456,17 @@ def convert_like(value: t.Any, like: t.Any) -> t.Any:
 
 
 # --------------------------------------------------------------------------------------------- operators
+@functools.lru_cache(maxsize=1024)
+def _wildcard(pattern: str, case_sensitive: bool) -> "re.Pattern[str]":
+    """-like's wildcards (about_Wildcards: * ? [a-z]) as a regular expression, compiled once per pattern."""
+    return re.compile(fnmatch.translate(pattern.replace("[!", "[\\!")), 0 if case_sensitive else re.I)
+
+
 def _scalar_compare(op: str, left: t.Any, right: t.Any, case_sensitive: bool) -> bool:
     if op in ("like", "notlike"):
         pattern = to_string(right)
         text = to_string(left)
-        regex = fnmatch.translate(pattern.replace("[!", "[\\!"))
-        matched = re.match(regex, text, 0 if case_sensitive else re.I) is not None
+        matched = _wildcard(pattern, case_sensitive).match(text) is not None
         return matched if op == "like" else not matched
     if left is None:
         if op == "eq":
