@@ -5,8 +5,9 @@
 
 What to read lives here, in Python; the PowerShell runner (``_acs_runner.ps1``) only knows how
 to read a registry value, a WMI class, a service or a file version. The command line is a
-small bootstrap that reads the script from stdin, because cmd.exe cuts command lines at
-8,191 characters and runs what is left without an error.
+small bootstrap that reads the script from stdin, because cmd.exe refuses a command line over
+8,191 characters ("The command line is too long.", exit code 1; Microsoft KB830473) and the
+script is far longer.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Dispatch, as Windows would see it:
 * no PowerShell installed -> cmd.exe's "is not recognized" error;
-* a command line cmd.exe cut at 8,191 characters -> PowerShell's "not properly encoded" error;
+* an -EncodedCommand value that is not base64 -> PowerShell's "not properly encoded" error (a line
+  over cmd.exe's 8,191 characters never gets here: the server answers cmd.exe's refusal);
 * Ansible's module exec wrapper on stdin -> the module's answer from the model (win_ping, setup),
   or Ansible's own "requires PowerShell v5.1" failure on older hosts, as its bootstrap prints;
 * a bootstrap that runs its stdin -> that script; codesign.windows' probe runner is answered by
