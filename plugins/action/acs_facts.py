@@ -17,6 +17,7 @@ import time
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
+from ansible.release import __version__ as ansible_version
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import (
     RunnerOutputError,
@@ -28,6 +29,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     SubsetError,
     bootstrap_command,
     build_probes,
+    connection_wraps_commands,
     render_script,
     resolve_subsets,
 )
@@ -72,7 +74,7 @@ class ActionModule(ActionBase):
 
         probes = build_probes(subsets)
         script = render_script(probes, timeout_ms=args["gather_timeout"] * 1000)
-        command = bootstrap_command()
+        command = bootstrap_command(connection_wraps_commands(self._connection_name(), ansible_version))
         deadline = args["command_timeout"] or args["gather_timeout"] * len(probes) + CONTROLLER_SLACK
         if deadline < 1:
             result.update(failed=True, msg="command_timeout must be at least 1 second")
@@ -103,6 +105,11 @@ class ActionModule(ActionBase):
             result["warnings"] = warnings
         result["ansible_facts"] = {"acs": facts}
         return result
+
+    def _connection_name(self):
+        """The connection plugin's name (``winrm``, ``psrp``, ``ssh``) as the plugin loader knows it."""
+        connection = self._connection
+        return getattr(connection, "_load_name", None) or getattr(connection, "transport", "") or ""
 
     @staticmethod
     def _connection_error(exc):

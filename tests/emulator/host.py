@@ -7,7 +7,10 @@ Dispatch, as Windows would see it:
 * Ansible's module exec wrapper on stdin -> the module's answer from the model (win_ping, setup),
   or Ansible's own "requires PowerShell v5.1" failure on older hosts, as its bootstrap prints;
 * a bootstrap that runs its stdin -> that script; codesign.windows' probe runner is answered by
-  evaluating its probes against the model (emulator.probe_runner);
+  evaluating its probes against the model (emulator.probe_runner); with no stdin it runs nothing;
+* a script that is itself a powershell.exe command line (ansible-core 2.16-2.18's winrm plugin
+  wraps every command in ``powershell -EncodedCommand``) -> the inner powershell.exe starts as a
+  native command and runs its own line, without the outer process's stdin (see _NESTED_STDIN);
 * anything else -> a PowerShell error saying this emulated host cannot run it.
 Every script is parsed with the PowerShell grammar first: a syntax error, or a construct newer
 than the host's PowerShell, fails as PowerShell would fail.
@@ -29,6 +32,11 @@ from emulator.wsman import CommandResult
 NOT_RECOGNIZED = ("'{name}' is not recognized as an internal or external command,\r\n"
                   "operable program or batch file.\r\n")
 _STDIN_BOOTSTRAP = re.compile(r"foreach\s*\(\s*\$(\w+)\s+in\s+\$input\s*\).*\[ScriptBlock\]::Create", re.I | re.S)
+# A native command started from a PowerShell script gets the script's pipeline input only when it
+# is piped to it; whether the stdin of the outer powershell.exe (started by WinRS) reaches a nested
+# powershell.exe is not documented and not verified on a real host. The model assumes it does not,
+# so that a gather relying on it fails visibly here instead of passing by luck.
+_NESTED_STDIN = b""
 _MIN_VERSION = re.compile(r"-lt\s*\[Version\]\s*\"(\d+\.\d+)\"\s*\)\s*\{\s*'([^']*)'", re.I)
 _NEEDS_VERSION = re.compile(r"PowerShell (\d+\.\d+)")
 
@@ -91,7 +99,10 @@ class EmulatedWindows:
         payload = parse_ansible_exec_wrapper(stdin) if stdin else None
         if payload is not None:
             return self._ansible(script, payload)
-        if stdin and _STDIN_BOOTSTRAP.search(script):
+        nested = parse_powershell_command_line(script.strip()) if "\n" not in script.strip() else None
+        if nested is not None and nested.is_powershell:
+            return self._run(script.strip(), _NESTED_STDIN)
+        if _STDIN_BOOTSTRAP.search(script):
             return self._script(stdin.decode("utf-8", errors="replace"))
         return self._script(script)
 
@@ -101,6 +112,8 @@ class EmulatedWindows:
 
     # ---- scripts ----------------------------------------------------------------------------
     def _script(self, script: str) -> CommandResult:
+        if not script.strip():
+            return CommandResult(0)  # an empty script block runs and prints nothing
         problem = self._script_problem(script)
         if problem:
             return _error(problem)
