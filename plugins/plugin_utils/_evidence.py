@@ -9,12 +9,20 @@ account that cannot read the CBS store must not make a host look unpatched.
 
 from __future__ import annotations
 
-import json
 import re
 import typing as t
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import ROOT_CA_SHA1, normalize_kb
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import PROTOCOL, REBOOT_KEYS, ROOT_STORES
+from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import (
+    MAX_MESSAGE_CHARS,
+    MAX_STDOUT_CHARS,
+    Bounded,
+    UntrustedDataError,
+    clean_text,
+    clean_token,
+    load_json,
+)
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import identify_product
 
 FACTS_SCHEMA = 1
@@ -47,49 +55,142 @@ def _clixml_text(stderr: str) -> str:
     return text.strip()
 
 
-def parse_runner_output(rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
-    """The runner's JSON document; RunnerOutputError for anything else."""
-    error_text = _clixml_text(stderr or "")
-    lines = [line.strip() for line in (stdout or "").splitlines() if line.strip()]
+def parse_runner_output(rc: t.Any, stdout: t.Any, stderr: t.Any) -> dict[str, t.Any]:
+    """The runner's JSON document, within the controller's limits; RunnerOutputError for anything else.
+
+    Every string in the document is cleaned (``_untrusted.clean_text``); results that are not
+    readable become failed results of category ``malformed``, so one bad probe costs only its own
+    evidence. Messages quote the host only through ``clean_text``.
+    """
+    stdout = _as_text(stdout)[:MAX_STDOUT_CHARS]
+    error_text = clean_text(_clixml_text(_as_text(stderr)[:MAX_STDOUT_CHARS]), 2000)
+    lines = [line.strip().lstrip("\ufeff") for line in stdout.splitlines() if line.strip()]
     document_line = next((line for line in lines if line.startswith('{"acs_runner"')), None)
     if document_line is None:
         if "is not recognized as an internal or external command" in error_text and "powershell" in error_text.lower():
             raise RunnerOutputError("PowerShell is not installed on this host (Windows Server 2008 SP2 has none "
                                     "in-box: install Windows Management Framework 2.0 or later)")
         if rc != 0:
-            detail = error_text or (stdout or "").strip() or "no output"
-            raise RunnerOutputError(f"the probe script failed (rc={rc}): {detail[:2000]}")
+            detail = error_text or clean_text(stdout.strip(), 2000) or "no output"
+            raise RunnerOutputError(f"the probe script failed (rc={clean_text(rc, 20)}): {detail}")
         if not lines:
-            suffix = f"; stderr: {error_text[:2000]}" if error_text else ""
+            suffix = f"; stderr: {error_text}" if error_text else ""
             raise RunnerOutputError("the probe script printed nothing" + suffix)
         if stdout.lstrip().startswith("#< CLIXML"):
             raise RunnerOutputError("the probe script printed CLIXML instead of JSON")
-        raise RunnerOutputError(f"the probe script's output is not JSON: {lines[0][:200]!r}")
+        raise RunnerOutputError(f"the probe script's output is not JSON: {clean_text(lines[0], 200)!r}")
     try:
-        document = json.loads(document_line)
-    except ValueError as exc:
-        raise RunnerOutputError(f"the probe script's output was truncated or garbled ({exc}; "
+        document = load_json(document_line)
+    except UntrustedDataError as exc:
+        raise RunnerOutputError(f"the probe script's output cannot be used: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise RunnerOutputError(f"the probe script's output was truncated or garbled ({clean_text(exc, 200)}; "
                                 f"{len(document_line)} characters received)") from None
     if not isinstance(document, dict):
         raise RunnerOutputError("the probe script's output is not a JSON object")
-    if document.get("acs_runner") != PROTOCOL:
-        raise RunnerOutputError(f"the probe script speaks protocol {document.get('acs_runner')!r}, expected {PROTOCOL}")
+    protocol = document.get("acs_runner")
+    if type(protocol) is not int or protocol != PROTOCOL:  # pylint: disable=unidiomatic-typecheck
+        raise RunnerOutputError(f"the probe script speaks protocol {clean_text(protocol, 40)!r}, expected {PROTOCOL}")
     missing = [key for key in ("results", "complete") if key not in document]
     if missing:
         raise RunnerOutputError(f"the probe script's output lacks {', '.join(missing)}: it was cut short")
-    if not isinstance(document["results"], list) or not all(
-            isinstance(item, dict) and isinstance(item.get("id"), str) and isinstance(item.get("ok"), bool)
-            for item in document["results"]):
+    if not isinstance(document["results"], list):
         raise RunnerOutputError("the probe script's results are malformed")
+    bounded = Bounded()
+    try:
+        document = bounded.copy(document)
+    except UntrustedDataError as exc:
+        raise RunnerOutputError(f"the probe script's output cannot be used: {exc}") from None
+    document["results"] = [_result(item) for item in document["results"]
+                           if isinstance(item, dict) and isinstance(item.get("id"), str)]
+    for key, kind in (("powershell", str), ("elapsed_ms", int)):
+        value = document.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            document[key] = None
+    if isinstance(document.get("powershell"), str):
+        document["powershell"] = document["powershell"][:40]
     return document
+
+
+def _as_text(value: t.Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value if isinstance(value, str) else str(value)
+
+
+def _result(item: dict[str, t.Any]) -> dict[str, t.Any]:
+    """One probe result as build_facts reads it: ok with data, or failed with category and message."""
+    if item.get("ok") is True:
+        return item
+    category = "malformed" if item.get("ok") is not False else clean_token(item.get("category"), "error")
+    message = item.get("error") if item.get("ok") is False else "the result has no ok flag"
+    return {**item, "ok": False, "category": category,
+            "error": clean_text(message if isinstance(message, str) else "", MAX_MESSAGE_CHARS)}
+
+
+# What the data of each runner operation must look like for build_facts to read it: the keys
+# build_facts reads, when present, have these types; other keys may come and are kept. Data that
+# does not fit costs that probe's evidence (category "malformed"), never the host.
+def _scalar(value: t.Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _value(value: t.Any) -> bool:  # a registry or WMI value: scalar, or a list of them (REG_MULTI_SZ)
+    return _scalar(value) or (isinstance(value, list) and all(_scalar(item) for item in value))
+
+
+def _flag(value: t.Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _name(value: t.Any) -> bool:
+    return isinstance(value, str)
+
+
+def _record(**fields: t.Callable[[t.Any], bool]) -> t.Callable[[t.Any], bool]:
+    return lambda value: isinstance(value, dict) and all(
+        name not in value or check(value[name]) for name, check in fields.items())
+
+
+def _list_of(check: t.Callable[[t.Any], bool]) -> t.Callable[[t.Any], bool]:
+    return lambda value: isinstance(value, list) and all(check(item) for item in value)
+
+
+def _map_of(check: t.Callable[[t.Any], bool]) -> t.Callable[[t.Any], bool]:
+    return lambda value: isinstance(value, dict) and all(check(item) for item in value.values())
+
+
+DATA_SHAPES: dict[str, t.Callable[[t.Any], bool]] = {
+    "reg_values": _record(exists=_flag, values=_map_of(_value)),
+    "reg_keys_exist": _map_of(_flag),
+    "reg_subkeys": _record(exists=_flag, truncated=_flag,
+                           items=_list_of(_record(name=_name, values=_map_of(_value)))),
+    "wmi": _record(truncated=_flag, items=_list_of(_map_of(_value))),
+    "services": _map_of(_record(exists=_flag, status=_scalar, start=_scalar)),
+    "file_version": _record(exists=_flag, version=_scalar, product_version=_scalar),
+    "powershell_version": _record(version=_scalar, clr=_scalar),
+}
+
+
+def checked_result(item: dict[str, t.Any], probe: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """``item`` if its data has the form its probe's operation promises; else a failed result saying so."""
+    if not item.get("ok") or probe is None:
+        return item
+    shape = DATA_SHAPES.get(str(probe.get("op")), lambda value: isinstance(value, dict))
+    if "data" in item and shape(item["data"]):
+        return item
+    return {"id": item["id"], "ok": False, "category": "malformed",
+            "error": f"the host's answer to this {probe.get('op')} probe does not have the expected form"}
 
 
 class _Results:
     """Probe results by id, remembering which ones failed and how."""
 
     def __init__(self, document: dict[str, t.Any], probes: list[dict[str, t.Any]]):
-        self.by_id = {item["id"]: item for item in document["results"]}
         self.probes = {probe["id"]: probe for probe in probes}
+        self.by_id = {item["id"]: checked_result(item, self.probes.get(item["id"])) for item in document["results"]}
         self.errors: list[dict[str, t.Any]] = []
         for probe_id in self.probes:
             item = self.by_id.get(probe_id)
@@ -121,7 +222,8 @@ def _int(value: t.Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then refuses.
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value.strip()):
         return int(value.strip())
     return None
 
