@@ -138,8 +138,9 @@ class ActionModule(ActionBase):
             return exc
         module = type(exc).__module__.split(".")[0]
         if isinstance(exc, OSError) or module in ("requests", "urllib3", "winrm", "http", "ssl", "socket", "pypsrp"):
+            # The error text can quote the host (an HTTP reason, a WS-Management fault): clean it.
             return AnsibleConnectionFailure(f"acs_facts: the connection to the host was lost while waiting for its "
-                                            f"answer: {exc}")
+                                            f"answer: {clean_text(exc, 1000)}")
         return exc
 
     def _inventory_bool(self, name, value):

@@ -169,8 +169,9 @@ def test_failed_command_stderr_is_cleaned():
 
 # ---------------------------------------------------------------------------------------- connection
 def test_lost_connection_marks_the_host_unreachable():
-    with pytest.raises(AnsibleConnectionFailure, match="the connection to the host was lost"):
-        run_action(requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected"))
+    with pytest.raises(AnsibleConnectionFailure, match="the connection to the host was lost") as raised:
+        run_action(requests.exceptions.ConnectionError("Connection aborted: \x1b[2JRemoteDisconnected\u202e"))
+    assert str(raised.value).endswith("Connection aborted: RemoteDisconnected")
 
 
 def test_silent_host_fails_at_the_command_timeout():
