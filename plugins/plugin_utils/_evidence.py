@@ -49,10 +49,16 @@ def _clixml_text(stderr: str) -> str:
     """Keep the readable part of a CLIXML error stream (progress records and tags dropped)."""
     if "#< CLIXML" not in stderr:
         return stderr.strip()
-    messages = re.findall(r'<S S="Error">(.*?)</S>', stderr, re.S)
+    # [^<]* (the text is XML-escaped) keeps the search linear on a hostile stream with no </S>.
+    messages = re.findall(r'<S S="Error">([^<]*)</S>', stderr)
     text = "".join(messages).replace("_x000D__x000A_", "\n")
     text = re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), text)
     return text.strip()
+
+
+# The runner's line, after blanks and a leading BOM; greedy and unambiguous, so linear on any input.
+_DOCUMENT_LINE = re.compile(r'^[^\S\r\n]*(?:\ufeff[^\S\r\n]*)?(\{"acs_runner"[^\r\n]*)', re.M)
+_FIRST_TEXT = re.compile(r"\S[^\r\n]*")
 
 
 def parse_runner_output(rc: t.Any, stdout: t.Any, stderr: t.Any) -> dict[str, t.Any]:
@@ -64,8 +70,10 @@ def parse_runner_output(rc: t.Any, stdout: t.Any, stderr: t.Any) -> dict[str, t.
     """
     stdout = _as_text(stdout)[:MAX_STDOUT_CHARS]
     error_text = clean_text(_clixml_text(_as_text(stderr)[:MAX_STDOUT_CHARS]), 2000)
-    lines = [line.strip().lstrip("\ufeff") for line in stdout.splitlines() if line.strip()]
-    document_line = next((line for line in lines if line.startswith('{"acs_runner"')), None)
+    # Regular expressions rather than splitlines(): a host may send millions of empty lines.
+    found = _DOCUMENT_LINE.search(stdout)
+    document_line = found.group(1).rstrip() if found else None
+    first_line = _FIRST_TEXT.search(stdout)
     if document_line is None:
         if "is not recognized as an internal or external command" in error_text and "powershell" in error_text.lower():
             raise RunnerOutputError("PowerShell is not installed on this host (Windows Server 2008 SP2 has none "
@@ -73,12 +81,12 @@ def parse_runner_output(rc: t.Any, stdout: t.Any, stderr: t.Any) -> dict[str, t.
         if rc != 0:
             detail = error_text or clean_text(stdout.strip(), 2000) or "no output"
             raise RunnerOutputError(f"the probe script failed (rc={clean_text(rc, 20)}): {detail}")
-        if not lines:
+        if first_line is None:
             suffix = f"; stderr: {error_text}" if error_text else ""
             raise RunnerOutputError("the probe script printed nothing" + suffix)
         if stdout.lstrip().startswith("#< CLIXML"):
             raise RunnerOutputError("the probe script printed CLIXML instead of JSON")
-        raise RunnerOutputError(f"the probe script's output is not JSON: {clean_text(lines[0], 200)!r}")
+        raise RunnerOutputError(f"the probe script's output is not JSON: {clean_text(first_line.group(), 200)!r}")
     try:
         document = load_json(document_line)
     except UntrustedDataError as exc:

@@ -254,3 +254,19 @@ def test_hypothesis_values_anywhere_never_raise(data):
         except (KeyError, IndexError, TypeError):
             pass  # an earlier replacement removed this path
     feed(0, json.dumps(document), "")
+
+
+@pytest.mark.parametrize("stdout", [
+    "\n" * 5_000_000,  # millions of empty lines
+    " " * 2_000_000 + "x",  # one long line of blanks
+    '{"acs_runner"' + " " * 2_000_000 + "x",
+    "\ufeff" * 100_000,
+])
+def test_pathological_text_is_read_in_linear_time(stdout):
+    with pytest.raises(RunnerOutputError):
+        parse_runner_output(0, stdout, "#< CLIXML\r\n" + '<S S="Error">' * 200_000)
+
+
+def test_a_leading_bom_and_blanks_are_not_the_document():
+    text = OUTPUTS["w2019-2210"]
+    assert parse_runner_output(0, "\r\n \ufeff " + text, "")["complete"] is True
