@@ -17,7 +17,8 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))  # tests/
 
-import conftest  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position  (collection loader)
+# Importing tests/conftest.py installs Ansible's collection loader, as pytest does.
+import conftest  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (  # noqa: E402
     DEFAULT_SUBSETS,

@@ -133,7 +133,7 @@ def _structural(rng: random.Random, document: t.Any, paths: list[tuple]) -> t.An
         value = DEEP
     elif kind == 2:
         length = rng.choice([1, 50] * 10 + [MAX_LIST_ITEMS + 5])
-        value = [rng.choice(SMALL_VALUES) for _ in range(length)]
+        value = [rng.choice(SMALL_VALUES) for _index in range(length)]
     elif kind == 3:
         value = {f"k{index}{rng.choice(HOSTILE_TEXT)[:5]}": index for index in range(rng.choice([3] * 10 + [2500]))}
     elif kind == 4 and path:
@@ -178,7 +178,7 @@ def _textual(rng: random.Random, text: str) -> str:
 def hostile_outputs(count: int, seed: int = 7) -> t.Iterator[tuple[t.Any, t.Any, t.Any]]:
     rng = random.Random(seed)
     paths = {text: list(_paths(json.loads(text))) for text in BASELINES}
-    for _ in range(count):
+    for _output in range(count):
         baseline = rng.choice(BASELINES)
         document = json.loads(baseline)
         for _mutation in range(rng.randrange(1, 4)):
@@ -247,7 +247,7 @@ JSON_VALUE = st.recursive(JSON_LEAF, lambda children: st.lists(children, max_siz
 def test_hypothesis_values_anywhere_never_raise(data):
     document = json.loads(data.draw(st.sampled_from(BASELINES)))
     paths = list(_paths(document))
-    for _ in range(data.draw(st.integers(1, 3))):
+    for _replacement in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(paths))
         try:
             document = _replace(document, path, data.draw(JSON_VALUE))

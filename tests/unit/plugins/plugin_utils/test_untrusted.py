@@ -75,7 +75,7 @@ def test_bounded_copy():
     with pytest.raises(UntrustedDataError, match="keys"):
         Bounded().copy({str(index): index for index in range(MAX_MAP_KEYS + 1)})
     deep = []
-    for _ in range(MAX_DEPTH + 2):
+    for _level in range(MAX_DEPTH + 2):
         deep = [deep]
     with pytest.raises(UntrustedDataError, match="nested deeper"):
         Bounded().copy(deep)
