@@ -13,10 +13,9 @@ CORE ?= $(if $(filter 11,$(PY_MINOR)),2.19,2.21)
 VENV ?= .venv
 COLLECTIONS ?= .work/collections
 BIN := $(CURDIR)/$(VENV)/bin
-# Python 3.11 runs the compatibility pass on ansible-core 2.19.
-COMPAT_PYTHON ?= $(if $(filter 11,$(PY_MINOR)),,$(shell scripts/find-python 3.11))
-COMPAT_VENV := .venv-core2.19
-COMPAT_COLLECTIONS := .work/collections-core2.19
+# Python 3.11 runs the compatibility passes: ansible-core 2.16 (what AAP 2.5 execution environments
+# ship; the oldest meta/runtime.yml allows) and 2.19 (the newest on 3.11), each in its own venv.
+COMPAT_PYTHON ?= $(shell scripts/find-python 3.11)
 REPORT_DIR ?= $(CURDIR)/reports
 
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
@@ -25,11 +24,11 @@ export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help demo test setup system-deps unit e2e sanity lint docs-check changelog-lint \
-        molecule compat importer benchmark clean requirements-refresh
+        molecule compat compat-core2.16 compat-core2.19 e2e-gather importer benchmark clean requirements-refresh
 
 help:
 	@echo "make demo   - start the emulated Windows fleet, assess it, write reports/ (HTML, CSV, JSON)"
-	@echo "make test   - every check: unit, end-to-end over WinRM, sanity, lint, docs, molecule, 2.19"
+	@echo "make test   - every check: unit, end-to-end over WinRM, sanity, lint, docs, molecule, 2.16, 2.19"
 	@echo "using $(PYTHON) (ansible-core $(CORE)) in $(VENV)"
 
 # ---------------------------------------------------------------- set-up
@@ -71,6 +70,10 @@ unit: setup
 e2e: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
 
+# The version-sensitive end-to-end part: acs_facts gathering the whole fleet through each connection's exec.
+e2e-gather: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e/test_acs_facts.py tests/e2e/test_acs_facts_bootstrap.py
+
 docs-check: setup
 	$(BIN)/python scripts/check-docs
 	$(BIN)/python scripts/render-catalog-doc --check
@@ -102,18 +105,29 @@ importer: setup $(IMPORTER_VENV)/.installed
 	    -m galaxy_importer.main codesign-windows-*.tar.gz 2>&1 | tee importer.log
 	! grep -E '^(ERROR|WARNING)' .work/dist/importer.log
 
-# The same unit and end-to-end suites on Python 3.11 with ansible-core 2.19.
-compat:
+# The version-sensitive suites on the older ansible-core releases, on Python 3.11: unit and the
+# acs_facts gather on 2.16, unit and every end-to-end suite on 2.19.
+compat: compat-core2.16 compat-core2.19
+
+compat-core2.16:
 	@if [ -z "$(COMPAT_PYTHON)" ]; then echo "compat: no Python 3.11 found, skipped"; exit 0; fi
-	$(MAKE) unit e2e PYTHON=$(COMPAT_PYTHON) CORE=2.19 VENV=$(COMPAT_VENV) \
-	    COLLECTIONS=$(COMPAT_COLLECTIONS)
+	$(MAKE) unit e2e-gather PYTHON=$(COMPAT_PYTHON) CORE=2.16 VENV=.venv-core2.16 \
+	    COLLECTIONS=.work/collections-core2.16
+
+compat-core2.19:
+	@if [ -z "$(COMPAT_PYTHON)" ]; then echo "compat: no Python 3.11 found, skipped"; exit 0; fi
+	@if [ "$(CORE)" = 2.19 ] && [ "$(VENV)" = .venv ]; then echo "compat: the main run is ansible-core 2.19"; exit 0; fi
+	$(MAKE) unit e2e PYTHON=$(COMPAT_PYTHON) CORE=2.19 VENV=.venv-core2.19 \
+	    COLLECTIONS=.work/collections-core2.19
 
 benchmark: setup
 	$(BIN)/python tests/benchmarks/run.py
 
 clean:
-	rm -rf .venv .venv-core2.19 .venv-importer .work tests/output reports
+	rm -rf .venv .venv-core2.16 .venv-core2.19 .venv-importer .work tests/output reports
 
 requirements-refresh:
 	@echo "Create a fresh venv per Python, pip install the unpinned tool list, then pip freeze into"
 	@echo "requirements/dev-core2.21.txt (3.13) and requirements/dev-core2.19.txt (3.11)."
+	@echo "For requirements/dev-core2.16.txt (3.11) install only ansible-core 2.16 and the unit and"
+	@echo "end-to-end test tools (pytest, hypothesis, pywinrm, ...; see the file's header)."

@@ -24,8 +24,15 @@ description:
   - It sends one small PowerShell bootstrap on the command line and a readable probe script on stdin,
     through the connection's low-level exec (the path M(ansible.builtin.raw) uses). It needs no PowerShell
     module support, so it gathers hosts with PowerShell 2.0 (Windows 7, Server 2008 R2), 3.0 and 4.0 as well.
-  - Each failed probe becomes a warning and leaves its part of the evidence null. A probe that is denied
-    (a least-privilege or JEA account) never turns into a "missing" update or certificate.
+  - Each failed probe becomes a warning that names the host and the probe, and leaves its part of the
+    evidence null. A probe that is denied (a least-privilege or JEA account) never turns into a "missing"
+    update or certificate.
+  - Whatever a host sends back ends as evidence or as a failure of that host with a message, never as an
+    error that drops the host from the play. The controller applies its own limits (the answer's size,
+    nesting, items per list, string length) rather than trusting the host; a probe whose answer does not
+    have the expected form loses only its own evidence (category V(malformed)).
+  - Text from the host (registry values, error messages, stderr) is stripped of terminal control sequences,
+    other control characters and Unicode bidirectional overrides before it is shown or stored in facts.
   - Read-only. It never reports a change and runs the same in check mode.
 options:
   gather_subset:
@@ -59,11 +66,16 @@ options:
     description:
       - Whether the host is licensed for Extended Security Updates. Defaults to the host variable
         C(acs_esu); the V(esu) subset fills it when neither is set.
+      - The host variable is read with Ansible's own boolean parser
+        (C(ansible.module_utils.parsing.convert_bool.boolean)): V(true), V(yes), V(on), V(1), V(t), V(y) in
+        any case are true, V(false), V(no), V(off), V(0), V(f), V(n) are false; any other value is ignored
+        (unknown) with a warning, never guessed.
     type: bool
   offline:
     description:
       - Whether the host cannot reach Windows Update (air-gapped), so it cannot fetch the root certificate
-        on demand. Defaults to the host variable C(acs_offline), then to what the V(connectivity) subset found.
+        on demand. Defaults to the host variable C(acs_offline), read as for O(esu), then to what the
+        V(connectivity) subset found.
     type: bool
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -79,6 +91,9 @@ attributes:
 notes:
   - Tested over the C(winrm) connection (Basic, NTLM with and without message encryption, HTTPS). It uses only
     the connection's exec, so C(psrp) and C(ssh) with the PowerShell shell take the same path.
+  - The C(winrm) connection of ansible-core 2.16 to 2.18, and C(ssh) up to 2.17, wrap every command in
+    C(PowerShell -EncodedCommand) themselves; they are handed the bootstrap script to encode once, the
+    others the encoded command line. Tested on ansible-core 2.16, 2.19 and the newest release.
   - The PowerShell it sends is checked by a PowerShell grammar and by an emulated Windows fleet in the
     collection's tests. See the collection's C(tests/integration) for running it against real Windows hosts.
 seealso:
@@ -176,7 +191,7 @@ ansible_facts:
           returned: when the connectivity subset was gathered
           type: dict
         errors:
-          description: Probes that failed, with C(probe), C(subset), C(category) (V(denied), V(timeout), V(error)) and C(message).
+          description: Probes that failed, with C(probe), C(subset), C(category) (V(denied), V(timeout), V(malformed), V(error)) and C(message).
           returned: always
           type: list
           elements: dict

@@ -10,7 +10,6 @@ account that cannot read the CBS store must not make a host look unpatched.
 from __future__ import annotations
 
 import datetime
-import json
 import re
 import typing as t
 
@@ -23,6 +22,15 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     ROOT_STORES,
 )
 from ansible_collections.codesign.windows.plugins.plugin_utils._agents import gathered_service, products_from_gathered
+from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import (
+    MAX_MESSAGE_CHARS,
+    MAX_STDOUT_CHARS,
+    Bounded,
+    UntrustedDataError,
+    clean_text,
+    clean_token,
+    load_json,
+)
 
 FACTS_SCHEMA = 1
 
@@ -75,12 +83,12 @@ def classify_error(record: t.Any) -> str:
 
 def error_message(record: t.Any, fallback: t.Any) -> str:
     """What went wrong, under PowerShell's wrappers: the outermost real error, and its root cause."""
-    messages = [str(item.get("message")).strip() for item in _exceptions(record)
-                if item.get("type") not in WRAPPERS and item.get("message")]
+    messages = [clean_text(item.get("message"), MAX_MESSAGE_CHARS).strip() for item in _exceptions(record)
+                if item.get("type") not in WRAPPERS and isinstance(item.get("message"), str) and item.get("message")]
     if not messages:
-        return str(fallback or "")
+        return clean_text(fallback, MAX_MESSAGE_CHARS) if isinstance(fallback, str) else ""
     if len(messages) > 1 and messages[-1] not in messages[0]:
-        return f"{messages[0]} ({messages[-1]})"
+        return clean_text(f"{messages[0]} ({messages[-1]})", MAX_MESSAGE_CHARS)
     return messages[0]
 
 
@@ -92,18 +100,32 @@ def _clixml_text(stderr: str) -> str:
     """Keep the readable part of a CLIXML error stream (progress records and tags dropped)."""
     if "#< CLIXML" not in stderr:
         return stderr.strip()
-    messages = re.findall(r'<S S="Error">(.*?)</S>', stderr, re.S)
+    # [^<]* (the text is XML-escaped) keeps the search linear on a hostile stream with no </S>.
+    messages = re.findall(r'<S S="Error">([^<]*)</S>', stderr)
     text = "".join(messages).replace("_x000D__x000A_", "\n")
     text = re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), text)
     return text.strip()
 
 
-def parse_runner_output(rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
-    """The runner's JSON document; RunnerOutputError for anything else."""
-    error_text = _clixml_text(stderr or "")
-    # A console on code page 65001 starts its output with the UTF-8 preamble.
-    lines = [line.strip().lstrip(BOM).strip() for line in (stdout or "").splitlines() if line.strip()]
-    document_line = next((line for line in lines if line.startswith('{"acs_runner"')), None)
+# The runner's line, after blanks and a leading BOM; greedy and unambiguous, so linear on any input.
+_DOCUMENT_LINE = re.compile(r'^[^\S\r\n]*(?:\ufeff[^\S\r\n]*)?(\{"acs_runner"[^\r\n]*)', re.M)
+_FIRST_TEXT = re.compile(r"\S[^\r\n]*")
+
+
+def parse_runner_output(rc: t.Any, stdout: t.Any, stderr: t.Any) -> dict[str, t.Any]:
+    """The runner's JSON document, within the controller's limits; RunnerOutputError for anything else.
+
+    Every string in the document is cleaned (``_untrusted.clean_text``); results that are not
+    readable become failed results of category ``malformed``, so one bad probe costs only its own
+    evidence. Messages quote the host only through ``clean_text``.
+    """
+    stdout = _as_text(stdout)[:MAX_STDOUT_CHARS]
+    error_text = clean_text(_clixml_text(_as_text(stderr)[:MAX_STDOUT_CHARS]), 2000)
+    # Regular expressions rather than splitlines(): a host may send millions of empty lines. A console on
+    # code page 65001 starts its output with the UTF-8 preamble, which the pattern allows.
+    found = _DOCUMENT_LINE.search(stdout)
+    document_line = found.group(1).rstrip() if found else None
+    first_line = _FIRST_TEXT.search(stdout)
     if document_line is None:
         if _CONSTRAINED_ERROR_ID.search(error_text):
             # Blocked before the runner could check (its error ids are not translated).
@@ -113,32 +135,122 @@ def parse_runner_output(rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
                                     f"{CMD_NOT_FOUND}; Windows Server 2008 SP2 has none in-box: install Windows "
                                     "Management Framework 2.0 or later)")
         if rc != 0:
-            detail = error_text or (stdout or "").strip() or "no output"
-            raise RunnerOutputError(f"the probe script failed (rc={rc}): {detail[:2000]}")
-        if not lines:
-            suffix = f"; stderr: {error_text[:2000]}" if error_text else ""
+            detail = error_text or clean_text(stdout.strip(), 2000) or "no output"
+            raise RunnerOutputError(f"the probe script failed (rc={clean_text(rc, 20)}): {detail}")
+        if first_line is None:
+            suffix = f"; stderr: {error_text}" if error_text else ""
             raise RunnerOutputError("the probe script printed nothing" + suffix)
         if stdout.lstrip().startswith("#< CLIXML"):
             raise RunnerOutputError("the probe script printed CLIXML instead of JSON")
-        raise RunnerOutputError(f"the probe script's output is not JSON: {lines[0][:200]!r}")
+        raise RunnerOutputError(f"the probe script's output is not JSON: {clean_text(first_line.group(), 200)!r}")
     try:
-        document = json.loads(document_line)
-    except ValueError as exc:
-        raise RunnerOutputError(f"the probe script's output was truncated or garbled ({exc}; "
+        document = load_json(document_line)
+    except UntrustedDataError as exc:
+        raise RunnerOutputError(f"the probe script's output cannot be used: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise RunnerOutputError(f"the probe script's output was truncated or garbled ({clean_text(exc, 200)}; "
                                 f"{len(document_line)} characters received)") from None
     if not isinstance(document, dict):
         raise RunnerOutputError("the probe script's output is not a JSON object")
-    if document.get("acs_runner") != PROTOCOL:
-        raise RunnerOutputError(f"the probe script speaks protocol {document.get('acs_runner')!r}, expected {PROTOCOL}")
+    protocol = document.get("acs_runner")
+    if type(protocol) is not int or protocol != PROTOCOL:  # pylint: disable=unidiomatic-typecheck
+        raise RunnerOutputError(f"the probe script speaks protocol {clean_text(protocol, 40)!r}, expected {PROTOCOL}")
     missing = [key for key in ("results", "complete") if key not in document]
     if missing:
         raise RunnerOutputError(f"the probe script's output lacks {', '.join(missing)}: it was cut short")
-    if not isinstance(document["results"], list) or not all(
-            isinstance(item, dict) and isinstance(item.get("id"), str) and isinstance(item.get("ok"), bool)
-            for item in document["results"]):
+    if not isinstance(document["results"], list):
         raise RunnerOutputError("the probe script's results are malformed")
+    bounded = Bounded()
+    try:
+        document = bounded.copy(document)
+    except UntrustedDataError as exc:
+        raise RunnerOutputError(f"the probe script's output cannot be used: {exc}") from None
+    document["results"] = [_result(item) for item in document["results"]
+                           if isinstance(item, dict) and isinstance(item.get("id"), str)]
+    # The session fields the facts show and the session checks read: of their type, or unknown.
+    for key, kind in (("powershell", str), ("elapsed_ms", int), ("language_mode", str), ("process_bits", int),
+                      ("wow64", bool)):
+        value = document.get(key)
+        if value is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+            document[key] = None
+    for key in ("powershell", "language_mode"):
+        if isinstance(document.get(key), str):
+            document[key] = document[key][:40]
     _refuse_unusable_session(document)
     return document
+
+
+def _as_text(value: t.Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value if isinstance(value, str) else str(value)
+
+
+def _result(item: dict[str, t.Any]) -> dict[str, t.Any]:
+    """One probe result as build_facts reads it: ok with data, or failed with category and message."""
+    if item.get("ok") is True:
+        return item
+    category = "malformed" if item.get("ok") is not False else clean_token(item.get("category"), "error")
+    message = item.get("error") if item.get("ok") is False else "the result has no ok flag"
+    return {**item, "ok": False, "category": category,
+            "error": clean_text(message if isinstance(message, str) else "", MAX_MESSAGE_CHARS)}
+
+
+# What the data of each runner operation must look like for build_facts to read it: the keys
+# build_facts reads, when present, have these types; other keys may come and are kept. Data that
+# does not fit costs that probe's evidence (category "malformed"), never the host.
+def _scalar(value: t.Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _value(value: t.Any) -> bool:  # a registry or WMI value: scalar, or a list of them (REG_MULTI_SZ)
+    return _scalar(value) or (isinstance(value, list) and all(_scalar(item) for item in value))
+
+
+def _flag(value: t.Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _name(value: t.Any) -> bool:
+    return isinstance(value, str)
+
+
+def _record(**fields: t.Callable[[t.Any], bool]) -> t.Callable[[t.Any], bool]:
+    return lambda value: isinstance(value, dict) and all(
+        name not in value or check(value[name]) for name, check in fields.items())
+
+
+def _list_of(check: t.Callable[[t.Any], bool]) -> t.Callable[[t.Any], bool]:
+    return lambda value: isinstance(value, list) and all(check(item) for item in value)
+
+
+def _map_of(check: t.Callable[[t.Any], bool]) -> t.Callable[[t.Any], bool]:
+    return lambda value: isinstance(value, dict) and all(check(item) for item in value.values())
+
+
+DATA_SHAPES: dict[str, t.Callable[[t.Any], bool]] = {
+    "reg_values": _record(exists=_flag, values=_map_of(_value)),
+    "reg_keys_exist": _map_of(_flag),
+    "reg_subkeys": _record(exists=_flag, truncated=_flag,
+                           items=_list_of(_record(name=_name, values=_map_of(_value)))),
+    "wmi": _record(truncated=_flag, items=_list_of(_map_of(_value))),
+    "services": _map_of(_record(exists=_flag, status=_scalar, start=_scalar)),
+    "file_version": _record(exists=_flag, version=_scalar, product_version=_scalar),
+    "powershell_version": _record(version=_scalar, clr=_scalar),
+}
+
+
+def checked_result(item: dict[str, t.Any], probe: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """``item`` if its data has the form its probe's operation promises; else a failed result saying so."""
+    if not item.get("ok") or probe is None:
+        return item
+    shape = DATA_SHAPES.get(str(probe.get("op")), lambda value: isinstance(value, dict))
+    if "data" in item and shape(item["data"]):
+        return item
+    return {"id": item["id"], "ok": False, "category": "malformed",
+            "error": f"the host's answer to this {probe.get('op')} probe does not have the expected form"}
 
 
 def _language_mode_error(language_mode: str) -> RunnerOutputError:
@@ -170,8 +282,8 @@ class _Results:
     """Probe results by id, remembering which ones failed and how."""
 
     def __init__(self, document: dict[str, t.Any], probes: list[dict[str, t.Any]]):
-        self.by_id = {item["id"]: item for item in document["results"]}
         self.probes = {probe["id"]: probe for probe in probes}
+        self.by_id = {item["id"]: checked_result(item, self.probes.get(item["id"])) for item in document["results"]}
         self.errors: list[dict[str, t.Any]] = []
         for probe_id in self.probes:
             item = self.by_id.get(probe_id)
@@ -211,7 +323,8 @@ def _int(value: t.Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then refuses.
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value.strip()):
         return int(value.strip())
     return None
 

@@ -5,14 +5,16 @@
 
 What to read lives here, in Python; the PowerShell runner (``_acs_runner.ps1``) only knows how
 to read a registry value, a WMI class, a service or a file version, and how to send one HTTP HEAD.
-The command line is a small bootstrap that reads the script from stdin, because cmd.exe cuts command
-lines at 8,191 characters and runs what is left without an error.
+The command line is a small bootstrap that reads the script from stdin, because cmd.exe refuses a
+command line over 8,191 characters ("The command line is too long.", exit code 1; Microsoft KB830473)
+and the script is far longer.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import itertools
 import os
 import typing as t
 
@@ -279,11 +281,46 @@ BOOTSTRAP = (
     "$lines = @(foreach ($line in $input) { [string]$line })\n"
     "& ([ScriptBlock]::Create([string]::Join([Environment]::NewLine, [string[]]$lines)))\n"
 )
+# The prefix ansible-core's PowerShell shell plugin writes (its _common_args); psrp runs a command
+# that starts with it plus -EncodedCommand in its runspace, and winrm 2.19+ passes it through.
 POWERSHELL = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted"
 
+# Connection plugins that wrap *every* command in `PowerShell ... -EncodedCommand <command>`, by
+# the ansible-core release that stopped doing it (read in each release's plugins/connection/*.py):
+# winrm.exec_command encodes unconditionally up to 2.18 and passes an encoded command through from
+# 2.19; ssh on a Windows shell encodes up to 2.17 and runs the command as given from 2.18. psrp
+# never wraps: it decodes the prefix and runs the script in its runspace (2.16 included).
+_WRAPPING_CONNECTIONS = {"winrm": (2, 19), "ssh": (2, 18)}
 
-def bootstrap_command() -> str:
-    """The command line: PowerShell running the bootstrap. Its form is the one every Windows
-    connection plugin recognises as already encoded (winrm, psrp and ssh alike)."""
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for part in str(version).split(".")[:2]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def connection_wraps_commands(connection: str, ansible_version: str) -> bool:
+    """True when this connection plugin of this ansible-core release encodes every command itself.
+
+    ``connection`` is the plugin's name, short or fully qualified (``ansible.builtin.winrm``).
+    """
+    name = str(connection or "").rsplit(".", 1)[-1]
+    fixed_in = _WRAPPING_CONNECTIONS.get(name)
+    return fixed_in is not None and _version_tuple(ansible_version) < fixed_in
+
+
+def bootstrap_command(wrapped_by_connection: bool = False) -> str:
+    """What acs_facts hands to the connection's exec to run the bootstrap.
+
+    Normally the command line PowerShell -EncodedCommand <bootstrap>, the form every connection
+    runs as is (winrm 2.19+, psrp, ssh 2.18+). A connection that wraps every command itself
+    (``connection_wraps_commands``) gets the bootstrap *script*: wrapping an encoded command
+    again would start a nested powershell.exe, and whether stdin reaches that one is not
+    something to rely on.
+    """
+    if wrapped_by_connection:
+        return BOOTSTRAP
     encoded = base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode("ascii")
     return f"{POWERSHELL} -EncodedCommand {encoded}"

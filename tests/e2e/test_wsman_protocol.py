@@ -483,24 +483,39 @@ def test_hosts_on_one_port_at_distinct_loopback_addresses() -> None:
     assert [backend.calls for backend in backends.values()] == [[("win-a", b"")], [("win-b", b"")]]
 
 
-@pytest.mark.parametrize("padding", [0, 1])
-def test_command_line_longer_than_cmd_exe_allows_is_cut(single_host: Any, padding: int) -> None:
+@pytest.mark.parametrize("excess", [0, 1, 1000])
+def test_command_line_longer_than_cmd_exe_allows_is_refused_whole(single_host: Any, excess: int) -> None:
     backend = EchoBackend()
     fleet = single_host(backend)
-    script = "Write-Output '" + "x" * 5000 + "'"
-    prefix = "powershell -encodedcommand" + " " * (1 + padding)
+    script = "Write-Output '" + "x" * 2900 + "'"
+    encoded = encoded_ps(script)
+    blanks = " " * (8191 + excess - len("powershell -encodedcommand ") - len(encoded))
+    line = f"powershell {blanks}-encodedcommand {encoded}"  # blanks between words change only the length
+    assert len(line) == 8191 + excess
 
-    response = session(fleet["win01"]).run_cmd(prefix + encoded_ps(script))
+    response = session(fleet["win01"]).run_cmd(line)
 
-    assert len(prefix + encoded_ps(script)) > 8191
-    assert backend.calls[-1][0] == (prefix + encoded_ps(script))[:8191]
-    if (8191 - len(prefix)) % 4:
-        # The cut left base64 that is not a whole number of quanta: powershell.exe refuses it.
-        assert (response.status_code, response.std_err.decode().strip()) == (1, ENCODED_COMMAND_ERROR)
-    else:
-        # The cut fell on a quantum boundary: PowerShell runs the first part of the script.
-        assert response.status_code == 0
-        assert script.startswith(response.std_out.decode("utf-8").rstrip("\r\n\ufffd"))
+    if excess == 0:  # 8,191 characters: cmd.exe runs it
+        assert (response.status_code, response.std_out.decode().rstrip()) == (0, script)
+    else:  # cmd.exe runs none of it: no prefix, no partial script
+        assert (response.status_code, response.std_out, response.std_err) == (
+            1, b"", b"The command line is too long.\r\n")
+        assert all(len(call[0]) <= 8191 for call in backend.calls)
+
+
+def test_command_line_without_cmd_exe_is_not_held_to_its_limit(single_host: Any) -> None:
+    backend = EchoBackend()
+    fleet = single_host(backend)
+    line = "powershell -encodedcommand " + encoded_ps("Write-Output '" + "x" * 5000 + "'")
+    client = session(fleet["win01"])
+    shell_id = client.protocol.open_shell(codepage=65001)
+    try:
+        command_id = client.protocol.run_command(shell_id, line, skip_cmd_shell=True)
+        _out, _err, rc = client.protocol.get_command_output(shell_id, command_id)
+    finally:
+        client.protocol.close_shell(shell_id)
+    assert len(line) > 8191 and rc == 0
+    assert backend.calls[-1][0] == line
 
 
 def test_stop_releases_a_waiting_receive_and_all_threads() -> None:
@@ -532,7 +547,7 @@ def test_stop_releases_a_waiting_receive_and_all_threads() -> None:
 
 # ---------------------------------------------------------------------------- faults seen by Ansible
 
-CUT_COMMAND = "Write-Output '" + "x" * 9000 + "'"
+TOO_LONG_COMMAND = "Write-Output '" + "x" * 9000 + "'"
 
 
 @pytest.fixture(scope="module")
@@ -553,7 +568,7 @@ def fault_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet,
         host("hung", faults=Faults(hang=True)),
         host("slow", faults=Faults(delay_seconds=2.5)),
         host("big", inventory_vars={"raw_command": "big output"}),
-        host("long-line", inventory_vars={"raw_command": CUT_COMMAND}),
+        host("long-line", inventory_vars={"raw_command": TOO_LONG_COMMAND}),
         host("progress", faults=Faults(stdout_transform="clixml")),
     ]
     with Fleet(configs) as fleet:
@@ -616,14 +631,12 @@ def test_ansible_large_output_reassembled_intact(fault_run: tuple[Fleet, Playboo
     assert fleet.stats("big").actions["Receive"] >= 4
 
 
-def test_ansible_command_line_cut_at_8191_characters(fault_run: tuple[Fleet, PlaybookRun]) -> None:
+def test_ansible_command_line_over_8191_characters_fails_whole(fault_run: tuple[Fleet, PlaybookRun]) -> None:
     fleet, run = fault_run
-    command_line, _stdin = fleet["long-line"].config.backend.calls[-1]
-    assert len(command_line) == 8191
-    assert encoded_ps(CUT_COMMAND).startswith(command_line.split(" -EncodedCommand ")[1])
+    assert fleet["long-line"].config.backend.calls == []  # nothing of the line ran
     outcome = run.outcome("long-line")
     assert outcome.status == "failed"
-    assert ENCODED_COMMAND_ERROR in outcome.result["stderr"]
+    assert (outcome.result["rc"], outcome.result["stderr"]) == (1, "The command line is too long.\r\n")
 
 
 def test_ansible_strips_clixml_progress_from_stderr(fault_run: tuple[Fleet, PlaybookRun]) -> None:

@@ -5,10 +5,11 @@ exec wrapper would, *which* script or module a command carries:
 
 * :func:`join_command_line` rebuilds the line that WinRS hands to ``cmd.exe`` from the
   ``rsp:Command`` and ``rsp:Arguments`` elements.
+* :func:`cmd_exe_refusal` says what cmd.exe prints for a line it does not run: one over its
+  8,191-character limit fails whole with "The command line is too long." and exit code 1.
 * :func:`parse_powershell_command_line` splits that line and decodes ``-EncodedCommand`` (base64 of
   UTF-16-LE, possibly single-quoted), ``-EncodedArguments`` or ``-Command``. A broken base64 value
-  (for example one cut by cmd.exe's 8,191-character limit) yields the error text powershell.exe
-  prints instead of a script.
+  yields the error text powershell.exe prints instead of a script.
 * :func:`parse_ansible_exec_wrapper` reads the stdin Ansible sends for modules and helper scripts
   (``JSON1 \\n\\0\\0\\0\\0\\n JSON2 [\\n\\0\\0\\0\\0\\n extra input]``) and names the last action, the
   module and its arguments. The bootstrap script text differs between ansible-core releases, so
@@ -30,9 +31,11 @@ from typing import Any
 
 __all__ = [
     "CMD_EXE_MAX_LINE",
+    "CMD_EXE_TOO_LONG",
     "ENCODED_COMMAND_ERROR",
     "EXEC_WRAPPER_PREFIX",
     "ExecWrapperPayload",
+    "cmd_exe_refusal",
     "PowerShellCommandLine",
     "join_command_line",
     "parse_ansible_exec_wrapper",
@@ -40,8 +43,12 @@ __all__ = [
     "split_command_line",
 ]
 
-# cmd.exe accepts at most 8,191 characters on a command line and silently drops the rest.
+# cmd.exe accepts at most 8,191 characters on a command line ("Command prompt (Cmd.exe) command-line
+# string limitation", KB830473: https://learn.microsoft.com/en-us/troubleshoot/windows-client/
+# shell-experience/command-line-string-limitation). A longer line is not cut: `cmd /c <line>` runs
+# nothing, prints this on stderr and exits 1 (reproduced in https://github.com/dotnet/msbuild/issues/2530).
 CMD_EXE_MAX_LINE = 8191
+CMD_EXE_TOO_LONG = "The command line is too long.\r\n"
 
 ENCODED_COMMAND_ERROR = (
     "Cannot process the command because the value specified with -EncodedCommand is not properly "
@@ -96,13 +103,20 @@ def join_command_line(command: str, arguments: list[str] | tuple[str, ...] = ())
     return " ".join([command, *arguments]) if arguments else command
 
 
+def cmd_exe_refusal(line: str) -> tuple[int, str] | None:
+    """(exit code, stderr) of cmd.exe refusing ``line`` as a whole; None when cmd.exe runs it."""
+    if len(line) > CMD_EXE_MAX_LINE:
+        return 1, CMD_EXE_TOO_LONG
+    return None
+
+
 def split_command_line(line: str) -> list[str]:
     """Split a Windows command line into words, tolerating what a cut line leaves behind.
 
     Double quotes group words as in ``CommandLineToArgvW`` (``\\"`` is a literal quote); single
     quotes group words as PowerShell does for its own arguments (``''`` is a literal quote).
     Backslashes are ordinary characters, so ``C:\\Windows\\...`` survives. An unterminated quote
-    (cmd.exe cut the line in the middle of it) runs to the end of the line instead of failing.
+    runs to the end of the line instead of failing.
     """
     words: list[str] = []
     current: list[str] = []

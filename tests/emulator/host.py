@@ -2,12 +2,16 @@
 
 Dispatch, as Windows would see it:
 * no PowerShell installed -> cmd.exe's "is not recognized" error;
-* a command line cmd.exe cut at 8,191 characters -> PowerShell's "not properly encoded" error;
+* an -EncodedCommand value that is not base64 -> PowerShell's "not properly encoded" error (a line
+  over cmd.exe's 8,191 characters never gets here: the server answers cmd.exe's refusal);
 * Ansible's module exec wrapper on stdin -> the module's answer from the model (win_ping, setup),
   or Ansible's own "requires PowerShell v5.1" failure on older hosts, as its bootstrap prints;
 * a bootstrap that runs its stdin -> the bootstrap and that script, executed by the PowerShell
   interpreter (emulator.pwsh) against the model; emulator.probe_runner's independent reading of the probes
   stays as a cross-check (tests/e2e/test_runner_executed.py);
+* a script that is itself a powershell.exe command line (ansible-core 2.16-2.18's winrm plugin
+  wraps every command in ``powershell -EncodedCommand``) -> the inner powershell.exe starts as a
+  native command and runs its own line, without the outer process's stdin (see _NESTED_STDIN);
 * anything else -> a PowerShell error saying this emulated host cannot run it.
 Every script is parsed with the PowerShell grammar first: a syntax error, or a construct newer
 than the host's PowerShell, fails as PowerShell would fail.
@@ -43,6 +47,11 @@ NOT_RECOGNIZED_RC = 9009
 # preamble. https://github.com/dotnet/corefx/issues/35950
 UTF8_BOM = b"\xef\xbb\xbf"
 _STDIN_BOOTSTRAP = re.compile(r"foreach\s*\(\s*\$(\w+)\s+in\s+\$input\s*\).*\[ScriptBlock\]::Create", re.I | re.S)
+# A native command started from a PowerShell script gets the script's pipeline input only when it
+# is piped to it; whether the stdin of the outer powershell.exe (started by WinRS) reaches a nested
+# powershell.exe is not documented and not verified on a real host. The model assumes it does not,
+# so that a gather relying on it fails visibly here instead of passing by luck.
+_NESTED_STDIN = b""
 _MIN_VERSION = re.compile(r"-lt\s*\[Version\]\s*\"(\d+\.\d+)\"\s*\)\s*\{\s*'([^']*)'", re.I)
 _NEEDS_VERSION = re.compile(r"PowerShell (\d+\.\d+)")
 
@@ -106,7 +115,10 @@ class EmulatedWindows:
         payload = parse_ansible_exec_wrapper(stdin) if stdin else None
         if payload is not None:
             return self._ansible(script, payload)
-        if stdin and _STDIN_BOOTSTRAP.search(script):
+        nested = parse_powershell_command_line(script.strip()) if "\n" not in script.strip() else None
+        if nested is not None and nested.is_powershell:
+            return self._run(script.strip(), _NESTED_STDIN)
+        if _STDIN_BOOTSTRAP.search(script):
             return self._execute(script, stdin.decode("utf-8", errors="replace"))
         return self._script(script)
 
@@ -131,6 +143,8 @@ class EmulatedWindows:
 
     # ---- scripts ----------------------------------------------------------------------------
     def _script(self, script: str) -> CommandResult:
+        if not script.strip():
+            return CommandResult(0)  # an empty script block runs and prints nothing
         problem = self._script_problem(script)
         if problem:
             return _error(problem)

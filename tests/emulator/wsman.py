@@ -11,7 +11,8 @@ serving ``POST /wsman`` the way the WinRM service does for the ``windows/shell/c
 * **Commands** run through a :class:`Backend` (the Windows host model), once per WinRS Command: at
   the first Receive after stdin ended, or at the first Receive when the command was created with
   ``WINRS_CONSOLEMODE_STDIN=TRUE``. The line passed on is ``rsp:Command`` and ``rsp:Arguments``
-  joined by spaces, cut at cmd.exe's 8,191 characters. The backend runs on a worker thread; a
+  joined by spaces; cmd.exe refuses a line over 8,191 characters whole ("The command line is too
+  long.", exit code 1) and the backend never sees it. The backend runs on a worker thread; a
   Receive waits up to the request's ``w:OperationTimeout`` and then answers the ``w:TimedOut``
   fault (code 2150858793), which pywinrm and Ansible retry quietly, exactly as for a long-running
   command on Windows.
@@ -96,7 +97,7 @@ class Backend(Protocol):
         """Run one WinRS command.
 
         ``command_line`` is what Windows hands to cmd.exe: ``rsp:Command`` and ``rsp:Arguments``
-        joined with a space, already cut at 8,191 characters (cmd.exe silently runs what is left).
+        joined with a space, at most 8,191 characters (cmd.exe refuses longer lines itself).
         ``stdin`` is every Send chunk for the command, base64-decoded and concatenated; ``b""`` if
         none came.
         """
@@ -236,6 +237,7 @@ PSRP_NS = "http://schemas.microsoft.com/powershell"  # the creationXml element o
 DEFAULT_OPERATION_TIMEOUT = 60.0  # WinRM's MaxTimeoutms default when a request names none
 DEFAULT_MAX_ENVELOPE = 512_000  # Windows' MaxEnvelopeSizekb default (500) when a request names none
 CREATE_PROCESS_MAX_LINE = 32_766  # CreateProcess limit when WINRS_SKIP_CMD_SHELL=TRUE bypasses cmd.exe
+CODE_FILENAME_EXCED_RANGE = 206  # CreateProcess's error for a longer line: "The filename or extension is too long."
 
 # PowerShell writes progress records as CLIXML on stderr when stdout is redirected (first module
 # load, Invoke-WebRequest, ...). Ansible strips them; the "clixml" fault checks that it does.
@@ -388,6 +390,7 @@ class _Command:
     terminated: bool = False
     pipeline: Any = None  # PSRP: the pipeline's uuid in the shell's RunspacePool
     answered: bool = False  # PSRP: the result has been turned into PSRP messages
+    refusal: CommandResult | None = None  # what cmd.exe answers instead of running the line
 
     @property
     def runnable(self) -> bool:
@@ -600,13 +603,21 @@ class _HostService:
         arguments = [element.text or "" for element in command_line_element.findall("rsp:Arguments", NS)]
         line = cmdline.join_command_line(executable, arguments)
         skip_cmd_shell = request.options.get("WINRS_SKIP_CMD_SHELL", "FALSE").upper() == "TRUE"
-        # cmd.exe silently cuts what it cannot hold and runs the rest.
-        line = line[: CREATE_PROCESS_MAX_LINE if skip_cmd_shell else cmdline.CMD_EXE_MAX_LINE]
+        refusal = None
+        if skip_cmd_shell:
+            if len(line) > CREATE_PROCESS_MAX_LINE:
+                # No process starts; the fault's shape is approximate, its code is CreateProcess's error.
+                raise WsmanFault("s:Receiver", "w:InternalError", "The filename or extension is too long. ",
+                                 CODE_FILENAME_EXCED_RANGE)
+        else:
+            refused = cmdline.cmd_exe_refusal(line)
+            if refused is not None:
+                refusal = CommandResult(rc=refused[0], stderr=refused[1].encode("ascii"))
         console_stdin = request.options.get("WINRS_CONSOLEMODE_STDIN", "FALSE").upper() == "TRUE"
         command_id = str(uuid.uuid4()).upper()
         with self._cond:
             shell = self._shell(request)
-            shell.commands[command_id] = _Command(command_id, line, console_stdin)
+            shell.commands[command_id] = _Command(command_id, line, console_stdin, refusal=refusal)
         return f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>"
 
     def _send(self, request: _Request) -> str:
@@ -692,7 +703,7 @@ class _HostService:
 
     def _run_backend(self, command: _Command, stdin: bytes) -> None:
         try:
-            result = self.config.backend.run_command(command.command_line, stdin)
+            result = command.refusal or self.config.backend.run_command(command.command_line, stdin)
         except Exception:  # the backend is a model of the host: a crash of it is a test failure
             self.record_error(f"backend {self.config.backend.name!r} failed:\n{traceback.format_exc()}")
             result = CommandResult(rc=1, stderr=b"emulator backend failure, see the host's stats().errors\r\n")

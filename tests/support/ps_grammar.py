@@ -1245,7 +1245,7 @@ def encoded_command(script: str) -> str:
 
 
 def encoded_command_length(script: str) -> int:
-    """Length of encoded_command(script); cmd.exe cuts command lines after CMD_EXE_MAX_COMMAND_LINE characters."""
+    """Length of encoded_command(script); cmd.exe refuses command lines over CMD_EXE_MAX_COMMAND_LINE characters."""
     return len(encoded_command(script))
 
 
