@@ -5,17 +5,23 @@ from __future__ import annotations
 import copy
 import csv
 import datetime
+import html
 import io
 import json
 import os
 import pathlib
 import re
 import stat
+import subprocess
+import sys
+import tarfile
 import time
 
+import jinja2
 import pytest
 
-from ansible_collections.codesign.windows.plugins.plugin_utils import _report
+from ansible_collections.codesign.windows.plugins.plugin_utils._report import files as report_files
+from ansible_collections.codesign.windows.plugins.plugin_utils._report import html_report
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import (
     CSV_COLUMNS,
     REPORT_SCHEMA_VERSION,
@@ -291,7 +297,7 @@ def test_html_escapes_everything_from_the_data(hostile_document):
         assert raw not in page, raw
     assert page.count("<script") == 3   # the status order, the host details and the page's own code
     assert page.count("</script>") == 3
-    assert "&lt;script&gt;alert(&quot;host&quot;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#34;host&#34;)&lt;/script&gt;" in page  # markupsafe writes " as &#34;
     blobs = re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', page, re.S)
     assert [name for name, _blob in blobs] == ["status-order", "host-details"]
     details = json.loads(blobs[1][1])
@@ -302,11 +308,14 @@ def test_html_escapes_everything_from_the_data(hostile_document):
 
 def test_html_policy_allows_only_its_own_script_and_style(hostile_document):
     page = render_html(hostile_document)
-    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page).group(1)
+    policy = html.unescape(re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page).group(1))
     assert "default-src 'none'" in policy and "unsafe-inline" not in policy and "http" not in policy
-    for kind, body in (("script-src", _report._SCRIPT), ("style-src", _report._CSS)):
-        assert kind in policy and _report._csp_hash(body) in policy
+    # The hashes are those of the asset files shipped in the collection, as the page holds them.
+    for kind, body in (("script-src", html_report.asset("report.js")), ("style-src", html_report.page_style()),
+                       ("style-src", html_report.asset("noscript.css"))):
+        assert kind in policy and html_report.csp_hash(body) in policy
         assert f">{body}</" in page
+    assert html_report.asset("report.css") in html_report.page_style()
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.split("<script>", maxsplit=1)[0].replace('xmlns="http://www.w3.org/2000/svg"', ""))
 
 
@@ -427,13 +436,14 @@ def test_write_is_atomic_stable_and_world_readable(tmp_path, sample_document):
         paths = write_reports(sample_document, tmp_path)
     finally:
         os.umask(old_umask)
-    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(path) for path in paths.values())
-    assert all(stat.S_IMODE(os.stat(path).st_mode) == 0o644 for path in paths.values())
+    written = sorted([os.path.basename(path) for path in paths.values()] + ["acs-readiness-run-1.json"])
+    assert sorted(os.listdir(tmp_path)) == written
+    assert all(stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o644 for name in written)
     first = {fmt: (pathlib.Path(path).read_bytes(), os.stat(path).st_mtime_ns) for fmt, path in paths.items()}
     time.sleep(0.01)
     assert write_reports(copy.deepcopy(sample_document), tmp_path) == paths
     assert {fmt: (pathlib.Path(path).read_bytes(), os.stat(path).st_mtime_ns) for fmt, path in paths.items()} == first
-    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(path) for path in paths.values())
+    assert sorted(os.listdir(tmp_path)) == written
 
 
 def test_a_failed_write_leaves_the_old_report_whole(tmp_path, sample_document, monkeypatch):
@@ -443,11 +453,11 @@ def test_a_failed_write_leaves_the_old_report_whole(tmp_path, sample_document, m
     def refuse(*_args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_report.os, "replace", refuse)
+    monkeypatch.setattr(report_files.os, "replace", refuse)
     with pytest.raises(OSError):
         write_reports(build_document([record("other")], RUN), tmp_path, formats=("json",))
     assert pathlib.Path(paths["json"]).read_bytes() == before
-    assert os.listdir(tmp_path) == ["acs-readiness.json"]
+    assert sorted(os.listdir(tmp_path)) == ["acs-readiness-run-1.json", "acs-readiness.json"]
 
 
 def test_write_reports_paths_and_formats(tmp_path, sample_document):
@@ -503,3 +513,24 @@ def test_ten_thousand_hosts_stay_light(sample):
     assert elapsed < 60
     assert len(parse_csv(render_csv(document))) == 10_000
     assert render_markdown(document).count("\n- `") == 20
+
+
+def test_the_built_collection_ships_the_page_template_and_assets(tmp_path):
+    """The page is rendered from files beside the code: the collection artifact must carry every one of them."""
+    repo = pathlib.Path(__file__).resolve().parents[4]
+    galaxy = pathlib.Path(sys.executable).parent / "ansible-galaxy"
+    subprocess.run([str(galaxy), "collection", "build", "--output-path", str(tmp_path), str(repo)], check=True,
+                   capture_output=True)
+    with tarfile.open(next(tmp_path.glob("*.tar.gz"))) as artifact:
+        shipped = set(artifact.getnames())
+    templates = pathlib.Path(html_report.TEMPLATES)
+    needed = {f"plugins/plugin_utils/_report/templates/{path.name}" for path in templates.iterdir()}
+    assert needed >= {f"plugins/plugin_utils/_report/templates/{name}"
+                      for name in ("report.html.j2", "report.css", "report.js", "noscript.css")}
+    assert needed <= shipped
+
+
+def test_the_template_refuses_undefined_names():
+    with pytest.raises(jinja2.UndefinedError):
+        html_report._environment().from_string("{{ page.missing }}").render(page={})  # pylint: disable=protected-access
+    assert html_report._environment().autoescape  # pylint: disable=protected-access
