@@ -58,7 +58,8 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=f"acs_report: catalog: {exc}")
             return result
 
-        hosts = args["hosts"] or list(task_vars.get("ansible_play_batch") or [])
+        # Every host of the play, not only this batch's: a host that left the play early is reported too.
+        hosts = args["hosts"] or list(task_vars.get("ansible_play_hosts_all") or task_vars.get("ansible_play_batch") or [])
         hostvars = task_vars.get("hostvars") or {}
         package = plain(args["package"]) if args["package"] else None
         records = [host_record(host, hostvars[host] if host in hostvars else {}, gathered_var=args["gathered_var"],
