@@ -154,8 +154,8 @@ def _sync_directory(directory: str) -> None:
             os.close(directory_handle)
 
 
-def replace_files(contents: t.Mapping[str, bytes]) -> None:
-    """Replace every file of ``contents`` ({path: bytes}), all of them or none.
+def replace_files(contents: t.Mapping[str, bytes], stale: t.Iterable[str] = ()) -> None:
+    """Replace every file of ``contents`` ({path: bytes}), all of them or none; then remove ``stale`` files.
 
     All temporary files are written first; a failure there (a full disk) removes them and leaves
     every old file as it was. A file whose content would not change is left alone, so a re-run is
@@ -172,7 +172,12 @@ def replace_files(contents: t.Mapping[str, bytes]) -> None:
         for temp_path in temp_paths.values():
             with contextlib.suppress(OSError):
                 os.unlink(temp_path)
-    for directory in unique(os.path.dirname(path) for path in changed):
+    removed = []
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+            removed.append(path)
+    for directory in unique(os.path.dirname(path) for path in [*changed, *removed]):
         _sync_directory(directory)
 
 
@@ -202,14 +207,17 @@ def render_files(document: t.Any, directory: t.Any, formats: t.Any = FORMATS,
 
 
 def write_reports(document: t.Any, directory: t.Any, formats: t.Any = FORMATS,
-                  basename: str = DEFAULT_BASENAME) -> dict[str, str]:
+                  basename: str = DEFAULT_BASENAME, replaces_run: bool = False) -> dict[str, str]:
     """Write the document in each format to ``directory/basename.<format>``, all or none; return {format: path}.
 
-    With the JSON format, the run's JSON is also kept as ``<basename>-<run_id>.json``.
+    With the JSON format, the run's JSON is also kept as ``<basename>-<run_id>.json``. When the document
+    ``replaces_run`` (another run wrote the files there), the formats not written this time are removed:
+    they belong to the other run.
     """
     paths, contents = render_files(document, directory, formats, basename)
     os.makedirs(os.path.dirname(paths[next(iter(paths))]), exist_ok=True)
-    replace_files(contents)
+    stale = [report_path(directory, fmt, basename) for fmt in FORMATS if fmt not in paths] if replaces_run else []
+    replace_files(contents, stale)
     return paths
 
 
@@ -226,6 +234,8 @@ def update_reports(records: t.Any, run: t.Any, directory: t.Any, formats: t.Any 
     target = os.path.abspath(os.fspath(directory))
     os.makedirs(target, exist_ok=True)
     with report_lock(target, basename, lock_timeout):
-        document = build_document(records, run, read_previous(target, basename))
-        paths = write_reports(document, target, formats, basename)
+        previous = read_previous(target, basename)
+        document = build_document(records, run, previous)
+        same_run = previous is not None and mapping(previous.get("run")).get("run_id") == mapping(document.get("run")).get("run_id")
+        paths = write_reports(document, target, formats, basename, replaces_run=not same_run)
     return document, paths

@@ -694,3 +694,13 @@ def test_run_ids_become_safe_file_names(tmp_path, run_id):
     assert re.fullmatch(r"acs-readiness-[A-Za-z0-9._-]+\.json", path.name)
     others = {_report.run_json_path(tmp_path, other) for other in ("a_b", "a-b", "etc_passwd", "hidden", "run")}
     assert str(path) not in others, "a changed run id must not take another run's file"
+
+
+def test_a_new_run_removes_the_formats_it_does_not_write(tmp_path):
+    """Files of one basename are one set: an HTML page of an earlier run must not sit beside this run's JSON."""
+    _report.update_reports([record("a")], {**RUN, "run_id": "run-1"}, tmp_path)
+    _report.update_reports([record("b")], {**RUN, "run_id": "run-1"}, tmp_path, formats=("json",))
+    assert (tmp_path / "acs-readiness.html").is_file(), "a batch of the same run keeps the other formats"
+    _report.update_reports([record("c")], {**RUN, "run_id": "run-2"}, tmp_path, formats=("json", "csv"))
+    assert sorted(os.listdir(tmp_path)) == [".acs-readiness.lock", "acs-readiness-run-1.json", "acs-readiness-run-2.json",
+                                            "acs-readiness.csv", "acs-readiness.json"]
