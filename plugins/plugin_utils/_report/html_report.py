@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import agents as agent_model
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import (
+    NEXT_STEP_CHARS,
     NOT_ASSESSED_STATUSES,
     STATUS_ORDER,
     STATUS_TEXT,
@@ -46,7 +47,6 @@ TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates"
 GATE_TEXT = {"allow": "Allowed", "block": "Blocked", "warn": "Allowed, warned", "skip": "Not checked"}
 KB_KIND_TEXT = {"monthly_rollup": "monthly rollup", "security_only": "security-only update",
                 "cumulative_update": "cumulative update"}
-NEXT_STEP_CHARS = 140
 PAGE_SIZE = 250
 PAGE_SIZES = (100, PAGE_SIZE, 1000, 0)
 UNFOLDED_LIST = 40
@@ -156,7 +156,7 @@ def _chart(counts: dict[str, int]) -> dict[str, t.Any]:
                      "length": length, "count_x": label_width + length + 8})
     return {"width": label_width + bar_width + 70, "height": len(STATUS_ORDER) * (bar_height + gap) + gap,
             "label_x": label_width - 10, "bar_x": label_width, "bar_height": bar_height, "bars": bars,
-            "description": "; ".join(f"{bar['label']}: {bar['count']}" for bar in bars)}
+            "description": "; ".join(f"{entry['label']}: {entry['count']}" for entry in bars)}
 
 
 def _host_table(views: list[dict[str, t.Any]], counts: dict[str, int]) -> tuple[dict[str, t.Any], list[dict[str, t.Any]]]:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import agents as agent_model
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import (
+    NEXT_STEP_CHARS,
     STATUS_ORDER,
     STATUS_TEXT,
     counts as count_views,
@@ -19,7 +20,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.model imp
 )
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import display, mapping, shorten, texts
 
-NEXT_STEP_CHARS = 140
+
 def _md(value: t.Any) -> str:
     """One line of text that neither a terminal nor a Markdown viewer interprets."""
     text = " ".join(display(value).split())

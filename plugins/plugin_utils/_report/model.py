@@ -60,6 +60,8 @@ STATUS_TEXT: dict[str, tuple[str, str, str]] = {
                       "#e16f24"),
     "ready": ("Ready", "The host can take ACS-signed Trend Micro agent builds.", "#1a7f37"),
 }
+# The next step for a host, shortened to fit a table cell or one line of the summary.
+NEXT_STEP_CHARS = 140
 _KB = re.compile(r"^KB[0-9]{6,7}$")
 
 
