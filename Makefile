@@ -27,7 +27,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help demo test setup system-deps unit e2e sanity lint docs-check changelog-lint \
-        molecule compat benchmark clean requirements-refresh js-lint
+        molecule compat importer benchmark clean requirements-refresh js-lint
 
 help:
 	@echo "make demo   - start the emulated Windows fleet, assess it, write reports/ (HTML, CSV, JSON)"
@@ -63,6 +63,7 @@ test: setup system-deps
 	$(MAKE) lint
 	$(MAKE) sanity
 	$(MAKE) molecule
+	$(MAKE) importer
 	$(MAKE) compat
 	@echo "make test: every check passed"
 
@@ -75,6 +76,7 @@ e2e: setup
 docs-check: setup
 	$(BIN)/python scripts/check-docs
 	$(BIN)/python scripts/render-catalog-doc --check
+	$(BIN)/python scripts/build-docsite
 
 changelog-lint: setup
 	$(BIN)/antsibull-changelog lint
@@ -98,6 +100,20 @@ sanity: setup
 molecule: setup
 	NO_COLOR=1 PY_COLORS=0 $(BIN)/molecule test --all
 
+# galaxy-importer (what Galaxy and Automation Hub run on upload) on the built tarball, in its own venv.
+IMPORTER_VENV := .venv-importer
+$(IMPORTER_VENV)/.installed: requirements/importer.txt
+	$(PYTHON) -m venv $(IMPORTER_VENV)
+	$(IMPORTER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/importer.txt
+	touch $@
+
+importer: setup $(IMPORTER_VENV)/.installed
+	rm -rf .work/dist && mkdir -p .work/dist
+	$(BIN)/ansible-galaxy collection build --output-path .work/dist .
+	cd .work/dist && PATH=$(CURDIR)/$(IMPORTER_VENV)/bin:$$PATH $(CURDIR)/$(IMPORTER_VENV)/bin/python \
+	    -m galaxy_importer.main codesign-windows-*.tar.gz 2>&1 | tee importer.log
+	! grep -E '^(ERROR|WARNING)' .work/dist/importer.log
+
 # The same unit and end-to-end suites on Python 3.11 with ansible-core 2.19.
 compat:
 	@if [ -z "$(COMPAT_PYTHON)" ]; then echo "compat: no Python 3.11 found, skipped"; exit 0; fi
@@ -108,7 +124,7 @@ benchmark: setup
 	$(BIN)/python tests/benchmarks/run.py
 
 clean:
-	rm -rf .venv .venv-core2.19 .work tests/output reports
+	rm -rf .venv .venv-core2.19 .venv-importer .work tests/output reports
 
 requirements-refresh:
 	@echo "Create a fresh venv per Python, pip install the unpinned tool list, then pip freeze into"

@@ -9,11 +9,12 @@ import os
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.codesign.windows.plugins.plugin_utils._signature import DEFAULT_ACS_ROOTS, inspect_package
+from ansible_collections.codesign.windows.plugins.plugin_utils._authenticode import DEFAULT_ACS_ROOTS, inspect_package
 
 ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
     "acs_root_thumbprints": {"type": "list", "elements": "str"},
+    "trusted_root_thumbprints": {"type": "list", "elements": "str", "default": []},
     "root_certificates": {"type": "list", "elements": "path", "default": []},
 }
 
@@ -41,6 +42,7 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg=f"acs_agent_package: cannot read root certificate {root_path}: {exc}")
                 return result
         thumbprints = args["acs_root_thumbprints"] or list(DEFAULT_ACS_ROOTS)
-        result["package"] = inspect_package(path, thumbprints, root_certificates=roots)
+        result["package"] = inspect_package(path, thumbprints, trusted_root_thumbprints=args["trusted_root_thumbprints"],
+                                            root_certificates=roots)
         result["msg"] = result["package"]["reasons"][0] if result["package"].get("reasons") else ""
         return result

@@ -30,6 +30,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     build_probes,
     render_script,
     resolve_subsets,
+    runner_budget_seconds,
 )
 
 ARGUMENT_SPEC = {
@@ -73,7 +74,7 @@ class ActionModule(ActionBase):
         probes = build_probes(subsets)
         script = render_script(probes, timeout_ms=args["gather_timeout"] * 1000)
         command = bootstrap_command()
-        deadline = args["command_timeout"] or args["gather_timeout"] * len(probes) + CONTROLLER_SLACK
+        deadline = args["command_timeout"] or runner_budget_seconds(probes, args["gather_timeout"]) + CONTROLLER_SLACK
         if deadline < 1:
             result.update(failed=True, msg="command_timeout must be at least 1 second")
             return result
@@ -104,9 +105,15 @@ class ActionModule(ActionBase):
         result["ansible_facts"] = {"acs": facts}
         return result
 
-    @staticmethod
-    def _connection_error(exc):
+    def _connection_error(self, exc):
         """Lost connections surface from the WinRM stack as requests/urllib3/OS errors: report the host unreachable."""
+        if isinstance(exc, AnsibleConnectionFailure):
+            return exc
+        if not self._connection.connected:
+            # Raised before the connection was up: the plugin or its library refused its settings
+            # (pypsrp: Basic over http without message_encryption=never). A failed task would drop
+            # the host from the play and from the report; unreachable keeps it there with the reason.
+            return AnsibleConnectionFailure(f"acs_facts: could not connect to the host: {exc}")
         if isinstance(exc, AnsibleError):
             return exc
         module = type(exc).__module__.split(".")[0]

@@ -10,6 +10,8 @@ not a change to any host: the task never reports changed. The work is in plugin_
 
 from __future__ import annotations
 
+import os
+
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import CatalogError, collection_version, load_catalog
@@ -76,7 +78,8 @@ class ActionModule(ActionBase):
             "agent_package": package,
             **plain(args["run_info"]),
         }
-        directory = args["directory"]
+        # Relative to where ansible-playbook runs, and absolute in the result (set_stats, copy tasks).
+        directory = os.path.abspath(args["directory"])
         try:
             document, paths = update_reports(records, run, directory, tuple(args["formats"]), args["basename"])
         except (OSError, ValueError) as exc:

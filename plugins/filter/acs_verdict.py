@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.codesign.windows.plugins.plugin_utils._filter_args import filter_catalog, filter_policy
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
 
@@ -18,6 +21,11 @@ def acs_verdict(evidence, policy_21h2="strict", catalog=None, esu=None, offline=
     # default(omit) reaches a filter as Ansible's placeholder string: it means "not given".
     esu, offline = (None if isinstance(value, str) and value.startswith("__omit_place_holder__") else value
                     for value in (esu, offline))
+    try:
+        # The caller's options, read the way Ansible reads every boolean; a typo is the caller's error.
+        esu, offline = (None if value is None else boolean(value, strict=True) for value in (esu, offline))
+    except TypeError as exc:
+        raise AnsibleFilterError(f"acs_verdict: esu and offline must be true, false or null: {exc}") from None
     if isinstance(evidence, Mapping) and (esu is not None or offline is not None):
         # Inventory knowledge fills what the host could not say; measured evidence wins.
         evidence = dict(evidence)

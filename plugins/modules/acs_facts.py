@@ -15,8 +15,9 @@ description:
   - The OS version and update build revision (UBR), installed updates from both
     C(Win32_QuickFixEngineering) and the Component Based Servicing (CBS) package store with each
     package's state, the root certificate C(Microsoft Identity Verification Root Certificate Authority 2020)
-    in the Root, AuthRoot, group policy and enterprise stores (by thumbprint), whether automatic root
-    update is disabled, pending-reboot flags and C(ServicingInProgress), the PowerShell version, and
+    in the Root, AuthRoot, group policy and enterprise stores and in the Disallowed stores (by thumbprint),
+    whether automatic root update is disabled, the pending-restart keys of CBS and Windows Update, the
+    PowerShell version, and
     Trend Micro agents from the uninstall keys, the product registry and their services, in both
     registry views.
   - C(ansible_facts.acs.evidence) is the evidence record that P(codesign.windows.acs_verdict#filter) takes.
@@ -33,19 +34,26 @@ options:
       - Prefix a subset with C(!) to exclude it, for example C(["all", "!agents"]).
       - V(os) is always gathered.
       - V(esu) reads the Extended Security Updates licence state from C(SoftwareLicensingProduct) (a slow
-        WMI class); without it, give C(esu) from inventory.
+        WMI class); without it, give C(esu) from inventory. Only a licensed ESU product (C(LicenseStatus) 1)
+        counts as licensed; none found is unknown, because Azure and Azure Arc deliver ESU without one.
+      - V(connectivity) (opt-in, not in V(all)) has the host ask its own WinHTTP stack, with its proxy
+        settings, for the trusted root certificate list
+        C(http://ctldl.windowsupdate.com/msdownload/update/v3/static/trustedr/en/authrootstl.cab) (an HTTP
+        HEAD, at most 5 seconds per step). Its answer sets C(offline) when neither O(offline) nor C(acs_offline)
+        does.
     type: list
     elements: str
     default: [all]
   gather_timeout:
     description:
       - Seconds each probe may take on the host before it is abandoned and reported as a timeout.
+      - The CBS package and ESU licence probes always get at least 60 seconds.
     type: int
     default: 10
   command_timeout:
     description:
       - Seconds the controller waits for the host's answer before it reports the host as hung.
-      - Defaults to O(gather_timeout) times the number of probes plus 60 seconds.
+      - Defaults to the sum of every probe's timeout plus 60 seconds.
     type: int
   esu:
     description:
@@ -55,7 +63,7 @@ options:
   offline:
     description:
       - Whether the host cannot reach Windows Update (air-gapped), so it cannot fetch the root certificate
-        on demand. Defaults to the host variable C(acs_offline).
+        on demand. Defaults to the host variable C(acs_offline), then to what the V(connectivity) subset found.
     type: bool
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -110,8 +118,9 @@ ansible_facts:
           description:
             - The evidence record P(codesign.windows.acs_verdict#filter) takes (C(os_name), C(os_version), C(ubr),
               C(installation_type), C(display_version), C(hotfixes), C(rollup_builds), C(pending_rollup_builds),
-              C(root_ca_present), C(root_auto_update_disabled), C(offline), C(esu), C(reboot_pending), C(agents),
-              C(architecture), C(kernel_version)). A value the host could not give is null.
+              C(root_ca_present), C(root_ca_disallowed), C(root_auto_update_disabled), C(offline),
+              C(offline_source), C(esu), C(reboot_pending), C(agents), C(architecture), C(kernel_version)).
+              A value the host could not give is null.
           returned: always
           type: dict
           sample:
@@ -129,17 +138,23 @@ ansible_facts:
           returned: always
           type: dict
         hotfixes:
-          description: C(qfe) (HotFixID, description, installed on) and C(cbs) (package name, KB, rollup build, state).
+          description:
+            - C(qfe) (HotFixID, description, installed on) and C(cbs) (package name, KB, rollup build, state), rollup
+              packages first; C(cbs_truncated) when the store held more than 3000 matching packages.
           returned: when the hotfixes subset was gathered
           type: dict
         certificates:
-          description: The root certificate per store, C(root_ca_present), C(disable_root_auto_update), C(root_dir_url).
+          description:
+            - The root certificate per store (C(root_ca_stores)) and per Disallowed store (C(disallowed)),
+              C(root_ca_disallowed), C(root_ca_present) (false when it is disallowed), C(root_ca_reason),
+              C(disable_root_auto_update), C(root_dir_url).
           returned: when the certificates subset was gathered
           type: dict
         reboot:
           description:
-            - C(cbs_reboot_pending), C(wu_reboot_required), C(pending_file_rename), C(servicing_in_progress),
-              and C(reboot_pending) (servicing only; file renames do not count).
+            - C(cbs_reboot_pending), C(cbs_reboot_in_progress), C(cbs_packages_pending), C(wu_reboot_required),
+              C(wu_post_reboot_reporting), C(pending_file_rename), and C(reboot_pending) (any of the servicing keys;
+              file renames do not count).
           returned: when the reboot subset was gathered
           type: dict
         agents:
@@ -147,8 +162,18 @@ ansible_facts:
           returned: when the agents subset was gathered
           type: dict
         esu:
-          description: ESU licences found and whether one is C(licensed).
+          description:
+            - ESU licences found, whether the host is C(licensed) (true for LicenseStatus 1, false for an ESU key that
+              is not licensed, null when there is no ESU product) and the C(reason).
           returned: when the esu subset was gathered
+          type: dict
+        connectivity:
+          description:
+            - The host's own request for the trusted root certificate list, C(url), C(result) (V(reachable),
+              V(unreachable), V(proxy_required)), C(status) (HTTP), C(error_code) (WinHTTP HRESULT), C(error), C(detail),
+              and C(note) when automatic root update is redirected to an internal C(RootDirURL), where this probe does
+              not decide C(offline).
+          returned: when the connectivity subset was gathered
           type: dict
         errors:
           description: Probes that failed, with C(probe), C(subset), C(category) (V(denied), V(timeout), V(error)) and C(message).

@@ -132,7 +132,11 @@ $AcsLibrary = {
         $items = New-Object System.Collections.ArrayList
         $truncated = $false
         try {
-            foreach ($name in $key.GetSubKeyNames()) {
+            # One -match over the whole array, not a call per key: CBS\Packages holds up to 15,000 keys.
+            $names = $key.GetSubKeyNames()
+            if ($Probe.match) { $names = @($names -match $Probe.match) }
+            if ($Probe.first_match) { $names = @($names -match $Probe.first_match) + @($names -notmatch $Probe.first_match) }
+            foreach ($name in $names) {
                 if ($Probe.like -and -not (Test-AcsLike $name $Probe.like)) { continue }
                 $sub = $key.OpenSubKey($name, $false)
                 if ($null -eq $sub) { continue }
@@ -209,6 +213,32 @@ $AcsLibrary = {
         return @{ exists = $true; version = $version; product_version = $info.ProductVersion }
     }
 
+    function Invoke-AcsHttpHead {
+        param($Probe)
+        # WinHTTP, the stack automatic root update uses, with its machine proxy settings (netsh winhttp):
+        # SetProxy's default is HTTPREQUEST_PROXYSETTING_PRECONFIG.
+        # https://learn.microsoft.com/en-us/windows/win32/winhttp/iwinhttprequest-setproxy
+        $request = New-Object -ComObject 'WinHttp.WinHttpRequest.5.1'
+        $limit = [int]$Probe.request_timeout_ms
+        $request.SetTimeouts($limit, $limit, $limit, $limit)
+        try {
+            $request.Open('HEAD', $Probe.url, $false)
+            $request.Send()
+            return @{ status = [int]$request.Status; error_code = $null; error = $null }
+        }
+        catch {
+            # WinHTTP reports a failure as a COMException whose ErrorCode is the HRESULT (0x80072EE7: name not
+            # resolved; 0x80072EE2: timed out; 0x80072EFD: cannot connect). PowerShell wraps it.
+            $exception = $_.Exception
+            while ($null -ne $exception.InnerException -and -not ($exception -is [System.Runtime.InteropServices.COMException])) {
+                $exception = $exception.InnerException
+            }
+            $code = $null
+            if ($exception -is [System.Runtime.InteropServices.COMException]) { $code = '0x{0:X8}' -f $exception.ErrorCode }
+            return @{ status = $null; error_code = $code; error = [string]$exception.Message }
+        }
+    }
+
     function Invoke-AcsPowerShellVersion {
         param($Probe)
         return @{ version = [string]$PSVersionTable.PSVersion; clr = [string]$PSVersionTable.CLRVersion }
@@ -245,6 +275,7 @@ $AcsLibrary = {
                 'services' { $data = Invoke-AcsServices $Probe }
                 'file_version' { $data = Invoke-AcsFileVersion $Probe }
                 'powershell_version' { $data = Invoke-AcsPowerShellVersion $Probe }
+                'http_head' { $data = Invoke-AcsHttpHead $Probe }
                 default { throw ('unknown probe operation ' + $Probe.op) }
             }
             $result.data = $data
@@ -288,8 +319,11 @@ function Invoke-AcsRunner {
         $pipeline = [System.Management.Automation.PowerShell]::Create()
         $pipeline.Runspace = $runspace
         [void]$pipeline.AddScript('param($Probe) Invoke-AcsProbe $Probe').AddArgument($probe)
+        # A probe known to be slow (CBS, ESU) brings its own, longer timeout.
+        $limit = [int]$Options.timeout_ms
+        if ([int]$probe.timeout_ms -gt $limit) { $limit = [int]$probe.timeout_ms }
         $async = $pipeline.BeginInvoke()
-        if ($async.AsyncWaitHandle.WaitOne([int]$Options.timeout_ms, $false)) {
+        if ($async.AsyncWaitHandle.WaitOne($limit, $false)) {
             try {
                 $json = [string](@($pipeline.EndInvoke($async)) | Select-Object -Last 1)
             }
@@ -307,8 +341,8 @@ function Invoke-AcsRunner {
                 id = $probe.id
                 ok = $false
                 category = 'timeout'
-                error = 'no answer within ' + [string]($Options.timeout_ms / 1000) + ' s'
-                ms = [int]$Options.timeout_ms
+                error = 'no answer within ' + [string]($limit / 1000) + ' s'
+                ms = $limit
             }
             $json = ConvertTo-AcsJson $late
         }

@@ -58,6 +58,7 @@ class Prerequisite:
     kb: str
     title: str
     note: str = ""
+    builds: tuple[int, ...] = ()              # needed only on these builds (a missing service pack); () = all
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,13 @@ class OsRow:
     later_source: str | None = None
     prerequisites: tuple[Prerequisite, ...] = ()
     esu_only: bool = False                    # the fix is published for ESU-licensed hosts only
+    native_when_lenient: bool = False         # policy_21h2=lenient: the advisories disagree, every build is ready
     end_of_support: str | None = None
     notes: tuple[str, ...] = ()
+
+    def prerequisites_for(self, build: int | None) -> tuple[Prerequisite, ...]:
+        """The prerequisites a host of this build needs: a service pack only where the build lacks it."""
+        return tuple(p for p in self.prerequisites if not p.builds or build in p.builds)
 
     @property
     def family(self) -> str:
@@ -104,7 +110,8 @@ class OsRow:
         data["later_rollups"] = list(self.later_rollups)
         data["later_updates"] = list(self.later_updates)
         data["notes"] = list(self.notes)
-        data["prerequisites"] = [{"kb": p.kb, "title": p.title, "note": p.note} for p in self.prerequisites]
+        data["prerequisites"] = [{"kb": p.kb, "title": p.title, "note": p.note, "builds": list(p.builds)}
+                                 for p in self.prerequisites]
         data["family"] = self.family
         data["required_kb"] = self.required_kbs()
         return data
@@ -134,8 +141,11 @@ SSU_60 = Prerequisite("KB4493730", "Servicing stack update (April 2019)", "or an
 ESU_PREP_61 = Prerequisite("KB4538483", "Extended Security Updates licensing preparation package")
 APRIL_2014 = Prerequisite("KB2919355", "Windows 8.1 / Server 2012 R2 April 2014 update",
                           "every later update requires it")
-SP1_61 = Prerequisite("KB976932", "Windows 7 / Server 2008 R2 Service Pack 1", "the October 2021 updates need SP1")
-SP2_60 = Prerequisite("KB948465", "Windows Server 2008 Service Pack 2", "the October 2021 updates need SP2")
+# Service packs: only hosts still at the build before the pack need them (7600 is 7 / 2008 R2 RTM, 6001 is 2008 SP1).
+SP1_61 = Prerequisite("KB976932", "Windows 7 / Server 2008 R2 Service Pack 1", "the October 2021 updates need SP1",
+                      builds=(7600,))
+SP2_60 = Prerequisite("KB948465", "Windows Server 2008 Service Pack 2", "the October 2021 updates need SP2",
+                      builds=(6001,))
 
 ROWS: tuple[OsRow, ...] = (
     # ---- Windows 11, Server 23H2, Server 2025 and later: ready out of the box
@@ -146,7 +156,7 @@ ROWS: tuple[OsRow, ...] = (
     OsRow("win10_21h2", "Windows 10 21H2", UBR, 10, 0, (19044,),
           SEEDS + " (English bulletins): KB5011487 for 21H2 builds older than 19044.1586. The Traditional Chinese "
           "bulletin lists 21H2 as supported by default; see policy_21h2",
-          kb="KB5011487", kb_released="2022-03-08", min_ubr=1586,
+          kb="KB5011487", kb_released="2022-03-08", min_ubr=1586, native_when_lenient=True,
           notes=("The advisories disagree on 21H2: policy_21h2=strict (default) asks builds below 19044.1586 for "
                  "KB5011487; lenient treats every 21H2 build as ready.",)),
     OsRow("ws2022", "Windows Server 2022", UBR, 10, 0, (20348,),
@@ -199,9 +209,9 @@ ROWS: tuple[OsRow, ...] = (
           end_of_support="2016-01-12", notes=("No update makes Windows 8 ACS-ready: upgrade Windows.",)),
     OsRow("ws2008", "Windows Server 2008 SP2", ROLLUP, 6, 0, (6003, 6002, 6001),
           SEEDS + "; fixed build 6.0.6003.21251 from MSRC (CVE-2021-40449); prerequisites from Microsoft's ESU "
-          "guidance (to verify on a real host)",
+          "guidance (to verify on a real host); SP2 because the fixed build is an SP2 build (6.0.6003)",
           monthly_rollup="KB5006736", security_only="KB5006715", rollups_released="2021-10-12",
-          fixed_build="6.0.6003.21251", prerequisites=(SHA2, SSU_60), esu_only=True,
+          fixed_build="6.0.6003.21251", prerequisites=(SP2_60, SHA2, SSU_60), esu_only=True,
           later_rollups=_kbs("5007263 5008274 5009627 5010384 5011534 5012658 5014010 5014752 5015866 5016669 "
                              "5017358 5018450 5020019 5021289 5022340 5022890 5023755 5025271 5026408 5027279 "
                              "5028222 5029318 5030271 5031416 5032254 5033422 5034173"),
@@ -211,9 +221,10 @@ ROWS: tuple[OsRow, ...] = (
           end_of_support="2017-04-11", notes=("No update makes Windows Vista ACS-ready: upgrade Windows.",)),
     OsRow("win7_2008r2", "Windows 7 SP1 / Windows Server 2008 R2 SP1", ROLLUP, 6, 1, (7601, 7600),
           SEEDS + " (ESU only; prerequisites KB4474419 and KB4490628 named there); fixed build 6.1.7601.25740 "
-          "from MSRC (CVE-2021-40449); ESU preparation package KB4538483 from Microsoft's ESU guidance",
+          "from MSRC (CVE-2021-40449); ESU preparation package KB4538483 from Microsoft's ESU guidance; SP1 because "
+          "the fixed build is an SP1 build (6.1.7601)",
           monthly_rollup="KB5006743", security_only="KB5006728", rollups_released="2021-10-12",
-          fixed_build="6.1.7601.25740", prerequisites=(SHA2, SSU_61, ESU_PREP_61), esu_only=True,
+          fixed_build="6.1.7601.25740", prerequisites=(SP1_61, SHA2, SSU_61, ESU_PREP_61), esu_only=True,
           later_rollups=_kbs("5007236 5008244 5009610 5010404 5011552 5012626 5014012 5014748 5015861 5016676 "
                              "5017361 5018454 5020000 5021291 5022338 5022872 5023769 5025279 5026413 5027275 "
                              "5028240 5029296 5030265 5031408 5032252 5033433 5034169"),
@@ -277,6 +288,19 @@ NATIVE_FROM_BUILD = 22000
 
 
 @dataclass(frozen=True)
+class ProductNote:
+    """Advice the advisories give for one Trend product in some situations only; empty conditions match all."""
+
+    text: str
+    source: str
+    os_rows: tuple[str, ...] = ()       # catalog OS rows it applies to
+    server: bool | None = None          # False: client editions only; True: servers only
+    versions: tuple[str, ...] = ()      # agent versions it applies to ("9.6" matches 9.6.x)
+    max_build: int | None = None        # agents at or below this build (agent_build)
+    not_ready_only: bool = False        # only while the host is not ready for ACS-signed builds
+
+
+@dataclass(frozen=True)
 class TrendProduct:
     """A Trend Micro agent the advisories name, and which of its versions they call affected."""
 
@@ -286,33 +310,103 @@ class TrendProduct:
     services: tuple[str, ...]
     source: str
     hold_back: str = ""
+    primary_service: str = ""           # the service whose state says whether the agent protects the host
+    uninstall_keys: tuple[str, ...] = ()  # names of its Uninstall subkey (key names or MSI ProductCodes)
+    identity_source: str = ""
+    notes: tuple[ProductNote, ...] = ()
+
+    def notes_for(self, os_row: str | None, server: bool | None, version: str | None, ready: bool) -> list[str]:
+        """The notes that apply to this agent on this host."""
+        texts = []
+        for note in self.notes:
+            if note.os_rows and os_row not in note.os_rows:
+                continue
+            if note.server is not None and server is not note.server and not (note.server is False and server is None):
+                continue
+            if note.versions and not (version and any(version == v or version.startswith(v + ".")
+                                                      for v in note.versions)):
+                continue
+            if note.max_build is not None:
+                build = agent_build(version)
+                if build is None or build > note.max_build:
+                    continue
+            if note.not_ready_only and ready:
+                continue
+            texts.append(note.text)
+        return texts
+
+
+def agent_build(version: str | None) -> int | None:
+    """The build of a Trend agent version: the last of three or four numbers ("14.0.11960", "14.0.0.11960")."""
+    if not isinstance(version, str):
+        return None
+    parts = version.strip().split(".")
+    if len(parts) in (3, 4) and parts[-1].isascii() and parts[-1].isdigit() and len(parts[-1]) <= 9:
+        return int(parts[-1])
+    return None
 
 
 # Trend's guidance for hosts that cannot be patched, and the Apex One builds that loop on upgrade.
 APEX_ONE_HOLD_BACK_BUILD = 11564
 APEX_ONE_RELOOP_BUILD = 11960
 SEED_SOURCE = "Trend Micro KA-0013628 (affected products and versions)"
+# Uninstall key names: Trend's own agent removal tool (RmvTool.bat of the AMSP UniClient framework, shipped with
+# the Security Agent uninstall tool) deletes Uninstall\OfficeScanNT (OfficeScan / Apex One Security Agent),
+# Uninstall\Wofie (WFBS agent), Uninstall\HostedAgent and the Windows Installer product
+# {BED0B8A2-2986-49F8-90D6-FA008D37A3D2} (WFBS Services agent). The Deep Security Agent is an MSI whose
+# ProductCode changes with its builds and no public source lists them: it is recognised by its registry key
+# TrendMicro\Deep Security Agent instead.
+REMOVAL_TOOL = ("Trend Micro Security Agent removal tool (RmvTool.bat, AMSP UniClient Framework Removal Tool): "
+                "the uninstall keys it deletes")
+OFFICESCAN_KEY = "OfficeScanNT"
+WIN7_END = ProductNote("Trend Micro ended official support for Windows 7 on Apex One and WFBS in January 2023, "
+                       "with the end of Microsoft's ESU",
+                       SEED_SOURCE + " (Apex One / WFBS support for Windows 7 ended with ESU, January 2023)",
+                       os_rows=("win7_2008r2",), server=False)
+RELOOP = ProductNote(f"Apex One agents at build {APEX_ONE_RELOOP_BUILD} or lower may download the upgrade module "
+                     "repeatedly on unready hosts; group endpoints by readiness and upgrade only ready groups",
+                     SEED_SOURCE + f" (in-product checks are best effort; builds <= {APEX_ONE_RELOOP_BUILD} re-download)",
+                     max_build=APEX_ONE_RELOOP_BUILD, not_ready_only=True)
+DSA_LEGACY = ProductNote("Deep Security 9.6/10.0 on Windows 2000/2003/XP: no new agent binaries after February 2023; "
+                         "pattern files and IPS rules continue (best-effort support)",
+                         SEED_SOURCE + " (Deep Security 9.6 / 10.0 on legacy Windows: best-effort support)",
+                         os_rows=("legacy_5x",), versions=("9.6", "10.0"))
 TREND_PRODUCTS: tuple[TrendProduct, ...] = (
     TrendProduct("apex_one", "Trend Micro Apex One", None, ("ntrtscan", "TmListen", "TMBMServer"),
                  SEED_SOURCE + ": Apex One 2019, all on-premises versions",
-                 f"manage it from an Apex One server kept at or below Apex One SP1 (build {APEX_ONE_HOLD_BACK_BUILD})"),
+                 f"manage it from an Apex One server kept at or below Apex One SP1 (build {APEX_ONE_HOLD_BACK_BUILD})",
+                 primary_service="ntrtscan", uninstall_keys=(OFFICESCAN_KEY,), identity_source=REMOVAL_TOOL,
+                 notes=(WIN7_END, RELOOP)),
     TrendProduct("apex_one_saas", "Trend Micro Apex One as a Service", None, ("ntrtscan", "TmListen", "TMBMServer"),
                  SEED_SOURCE + ": all (SaaS)",
-                 "ask Trend Micro support to hold agent updates for this endpoint group"),
+                 "ask Trend Micro support to hold agent updates for this endpoint group",
+                 primary_service="ntrtscan", uninstall_keys=(OFFICESCAN_KEY,), identity_source=REMOVAL_TOOL,
+                 notes=(WIN7_END,)),
     TrendProduct("officescan", "Trend Micro OfficeScan", (), ("ntrtscan", "TmListen", "TMBMServer"),
                  "Not listed in " + SEED_SOURCE + "; OfficeScan is Apex One's predecessor and is end of life",
-                 f"manage it from a server kept at or below Apex One SP1 (build {APEX_ONE_HOLD_BACK_BUILD})"),
+                 f"manage it from a server kept at or below Apex One SP1 (build {APEX_ONE_HOLD_BACK_BUILD})",
+                 primary_service="ntrtscan", uninstall_keys=(OFFICESCAN_KEY,), identity_source=REMOVAL_TOOL,
+                 notes=(RELOOP,)),
     TrendProduct("wfbs", "Trend Micro Worry-Free Business Security", ("10.0",), ("TMBMServer", "TmListen", "ntrtscan"),
                  SEED_SOURCE + ": WFBS Standard and Advanced 10.0",
-                 "keep this host out of agent upgrades on the WFBS server"),
+                 "keep this host out of agent upgrades on the WFBS server",
+                 primary_service="ntrtscan", uninstall_keys=("Wofie",), identity_source=REMOVAL_TOOL,
+                 notes=(WIN7_END,)),
     TrendProduct("wfbs_services", "Trend Micro Worry-Free Business Security Services", None,
                  ("TMBMServer", "TmListen", "ntrtscan"), SEED_SOURCE + ": all (SaaS)",
-                 "ask Trend Micro support to hold agent updates for this endpoint group"),
+                 "ask Trend Micro support to hold agent updates for this endpoint group",
+                 primary_service="ntrtscan",
+                 uninstall_keys=("HostedAgent", "{BED0B8A2-2986-49F8-90D6-FA008D37A3D2}", OFFICESCAN_KEY),
+                 identity_source=REMOVAL_TOOL, notes=(WIN7_END,)),
     TrendProduct("deep_security_agent", "Trend Micro Deep Security Agent / Cloud One Workload Security",
                  ("9.6", "10.0", "12.0", "20.0"), ("ds_agent", "ds_notifier", "ds_monitor", "Amsp"),
                  SEED_SOURCE + ": Deep Security 9.6, 10.0, 12.0, 20.0 and Cloud One Workload Security (all); "
                  "KA-0013656: Deep Security Manager itself is not affected",
-                 "manage it from a Deep Security Manager released before January 2023"),
+                 "manage it from a Deep Security Manager released before January 2023",
+                 primary_service="ds_agent",
+                 identity_source="registry key TrendMicro\\Deep Security Agent (InstallationFolder, Version): the "
+                                 "MSI ProductCode changes with the agent's builds and is not published",
+                 notes=(DSA_LEGACY,)),
 )
 
 

@@ -14,8 +14,14 @@ import re
 import typing as t
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import ROOT_CA_SHA1, normalize_kb
-from ansible_collections.codesign.windows.plugins.plugin_utils._probes import PROTOCOL, REBOOT_KEYS, ROOT_STORES
-from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import identify_product
+from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
+    CTL_URL,
+    DISALLOWED_STORES,
+    PROTOCOL,
+    REBOOT_KEYS,
+    ROOT_STORES,
+)
+from ansible_collections.codesign.windows.plugins.plugin_utils._agents import gathered_service, products_from_gathered
 
 FACTS_SCHEMA = 1
 
@@ -25,9 +31,6 @@ CBS_STATES = {0: "absent", 5: "uninstall_pending", 16: "resolving", 32: "resolve
               128: "permanent"}
 CBS_INSTALLED = (80, 112, 128)
 CBS_PENDING = (96, 101)
-SERVICE_START = {0: "boot", 1: "system", 2: "auto", 3: "manual", 4: "disabled"}
-PRIMARY_SERVICE = {"apex_one": "ntrtscan", "apex_one_saas": "ntrtscan", "officescan": "ntrtscan", "wfbs": "ntrtscan",
-                   "wfbs_services": "ntrtscan", "deep_security_agent": "ds_agent"}
 
 _PACKAGE_KB = re.compile(r"^Package_for_(KB\d{6,7})~", re.IGNORECASE)
 _PACKAGE_ROLLUP = re.compile(r"^Package_for_RollupFix~[^~]*~[^~]*~[^~]*~(\d+\.\d+(?:\.\d+)*)$", re.IGNORECASE)
@@ -203,9 +206,19 @@ def _certificates(results: _Results) -> dict[str, t.Any] | None:
     auto_update = results.values("certificates.auto_update")
     if stores is None and policy is None and auto_update is None:
         return None
-    found = None
+    found = disallowed = None
     if isinstance(stores, dict):
         found = {name: bool(stores.get(f"{path}\\{ROOT_CA_SHA1}")) for name, path in ROOT_STORES.items()}
+        disallowed = {name: bool(stores.get(f"{path}\\{ROOT_CA_SHA1}")) for name, path in DISALLOWED_STORES.items()}
+    # A certificate in a Disallowed store is explicitly distrusted: chains through it fail even when the same
+    # certificate is in Root, and automatic root update does not take it out again.
+    is_disallowed = any(disallowed.values()) if disallowed is not None else None
+    present = (any(found.values()) and not is_disallowed) if found is not None else None
+    reason = None
+    if is_disallowed:
+        stores_named = ", ".join(name for name, hit in disallowed.items() if hit)
+        reason = (f"the root certificate is in the Disallowed (untrusted) store ({stores_named}), which overrides "
+                  "Root: Windows does not trust it")
     disabled = None
     if policy is not None or auto_update is not None:
         disabled = any(_int((values or {}).get("DisableRootAutoUpdate")) == 1 for values in (policy, auto_update))
@@ -214,7 +227,10 @@ def _certificates(results: _Results) -> dict[str, t.Any] | None:
     return {
         "root_ca_sha1": ROOT_CA_SHA1,
         "root_ca_stores": found,
-        "root_ca_present": any(found.values()) if found is not None else None,
+        "disallowed": disallowed,
+        "root_ca_disallowed": is_disallowed,
+        "root_ca_present": present,
+        "root_ca_reason": reason,
         "disable_root_auto_update": disabled,
         "root_dir_url": (auto_update or {}).get("RootDirURL"),
     }
@@ -227,14 +243,15 @@ def _reboot(results: _Results) -> dict[str, t.Any] | None:
         return None
     flags = {name: (bool(keys.get(path)) if isinstance(keys, dict) else None) for name, path in REBOOT_KEYS.items()}
     flags["pending_file_rename"] = bool(renames.get("PendingFileRenameOperations")) if renames is not None else None
-    servicing = [flags["cbs_reboot_pending"], flags["wu_reboot_required"]]
+    servicing = [flags[name] for name in REBOOT_KEYS]
     flags["reboot_pending"] = True if any(servicing) else (None if None in servicing else False)
     return flags
 
 
 def _agents(results: _Results) -> dict[str, t.Any] | None:
     services = results.data("agents.services")
-    uninstall = [results.data("agents.uninstall"), results.data("agents.uninstall_wow")]
+    uninstall_ids = [probe_id for probe_id in results.probes if probe_id.startswith("agents.uninstall")]
+    uninstall = [results.data(probe_id) for probe_id in uninstall_ids]
     if services is None and all(item is None for item in uninstall):
         return None
     registry: dict[str, dict[str, t.Any]] = {}
@@ -243,73 +260,78 @@ def _agents(results: _Results) -> dict[str, t.Any] | None:
             values = results.values(probe_id)
             if values:
                 registry[probe_id[len("agents.registry."):]] = values
+    # The uninstall probes pick entries by display name, key name and publisher: one entry may come
+    # from several of them, once per registry view.
     entries = []
-    for data in uninstall:
-        for item in (data or {}).get("items") or []:
+    seen = set()
+    for probe_id, data in zip(uninstall_ids, uninstall):
+        view = "wow" if probe_id.endswith("_wow") else "native"
+        items = data.get("items") if isinstance(data, dict) else None
+        for item in items if isinstance(items, list) else []:
             values = item.get("values") if isinstance(item, dict) else None
-            if isinstance(values, dict) and isinstance(values.get("DisplayName"), str):
-                entries.append({"key": item.get("name"), "display_name": values["DisplayName"],
-                                "display_version": values.get("DisplayVersion"), "publisher": values.get("Publisher")})
+            if not isinstance(values, dict) or not isinstance(item.get("name"), str) or (view, item["name"]) in seen:
+                continue
+            seen.add((view, item["name"]))
+            entries.append({"key": item["name"], "display_name": values.get("DisplayName"),
+                            "display_version": values.get("DisplayVersion"), "publisher": values.get("Publisher")})
+    if not isinstance(services, dict):
+        services = None     # a malformed answer says nothing about the services
     service_states = {}
     for name, info in (services or {}).items():
-        if isinstance(info, dict):
-            service_states[name] = {
-                "exists": bool(info.get("exists")),
-                "status": str(info["status"]).lower() if info.get("status") else None,
-                "start": SERVICE_START.get(_int(info.get("start")), None) if info.get("start") is not None else None,
-            }
+        service = gathered_service(info)
+        if service is not None:
+            service_states[name] = service
     return {"uninstall": entries, "registry": registry, "services": service_states,
             "services_gathered": services is not None,
-            "products": _products(entries, registry, service_states, services is not None)}
-
-
-def _registry_value(registry: dict[str, dict[str, t.Any]], key: str, name: str) -> t.Any:
-    for view in ("native", "wow"):
-        value = (registry.get(f"{view}.{key}") or {}).get(name)
-        if value not in (None, ""):
-            return value
-    return None
-
-
-def _products(entries: list[dict[str, t.Any]], registry: dict[str, dict[str, t.Any]],
-              services: dict[str, dict[str, t.Any]], services_gathered: bool) -> list[dict[str, t.Any]]:
-    misc_name = _registry_value(registry, "pccillin_misc", "ProductName")
-    found: dict[str, dict[str, t.Any]] = {}
-    for entry in entries:
-        product = identify_product(entry["display_name"])
-        if product in ("apex_one", "officescan") and isinstance(misc_name, str):
-            product = identify_product(misc_name) or product
-        if product and product not in found:
-            found[product] = {"product": product, "display_name": entry["display_name"],
-                              "version": entry.get("display_version")}
-    if "deep_security_agent" not in found and _registry_value(registry, "deep_security", "InstallationFolder"):
-        found["deep_security_agent"] = {"product": "deep_security_agent", "display_name": "Trend Micro Deep Security Agent",
-                                        "version": _registry_value(registry, "deep_security", "Version")}
-    if not any(p in found for p in ("apex_one", "officescan", "wfbs", "wfbs_services")) and isinstance(misc_name, str):
-        product = identify_product(misc_name)
-        if product:
-            found[product] = {"product": product, "display_name": misc_name,
-                              "version": _registry_value(registry, "pccillin_misc", "TmListen_Ver")}
-    for item in found.values():
-        if not item.get("version") and item["product"] in ("apex_one", "officescan", "wfbs_services"):
-            item["version"] = _registry_value(registry, "pccillin_misc", "TmListen_Ver")
-        service = PRIMARY_SERVICE.get(item["product"])
-        state = None
-        if services_gathered and service:
-            info = services.get(service) or {}
-            state = (info.get("status") or "unknown") if info.get("exists") else "missing"
-        item["service"] = service
-        item["service_state"] = state
-    return list(found.values())
+            "products": products_from_gathered(entries, registry, service_states, services is not None)}
 
 
 def _esu(results: _Results) -> dict[str, t.Any] | None:
     data = results.data("esu.licenses")
     if data is None:
         return None
+    items = data.get("items") if isinstance(data, dict) else None
     licenses = [{"name": item.get("Name"), "id": item.get("ID"), "license_status": _int(item.get("LicenseStatus"))}
-                for item in data.get("items") or [] if isinstance(item, dict)]
-    return {"licenses": licenses, "licensed": any(item["license_status"] == 1 for item in licenses)}
+                for item in (items if isinstance(items, list) else []) if isinstance(item, dict)]
+    # Only LicenseStatus 1 (licensed) proves a licence. No ESU product at all proves nothing: Azure-hosted
+    # 2008 R2 and Arc-enabled 2012/2012 R2 receive ESU without a SoftwareLicensingProduct row
+    # (https://learn.microsoft.com/en-us/azure/azure-arc/servers/deliver-extended-security-updates).
+    # An ESU key that is installed but not licensed (status 0, 2-6) says this host is not licensed by it.
+    if any(item["license_status"] == 1 for item in licenses):
+        licensed, reason = True, "an ESU licence product is licensed (LicenseStatus 1)"
+    elif licenses:
+        licensed, reason = False, "an ESU key is installed but not licensed (LicenseStatus is not 1)"
+    else:
+        licensed, reason = None, ("no ESU licence product found; Azure and Azure Arc deliver ESU without one, "
+                                  "so this is unknown: set acs_esu in the inventory")
+    return {"licenses": licenses, "licensed": licensed, "reason": reason}
+
+
+# WinHTTP errors (https://learn.microsoft.com/en-us/windows/win32/winhttp/error-messages) as the HRESULTs
+# WinHttpRequest raises: 12002 timeout, 12007 name not resolved, 12017 cancelled, 12029 cannot connect,
+# 12030 connection error. A proxy that wants credentials is no error: it answers HTTP 407.
+_WINHTTP_ERRORS = {"0x80072EE2": "timed out", "0x80072EE7": "the name could not be resolved",
+                   "0x80072EF1": "the request was cancelled", "0x80072EFD": "the connection could not be made",
+                   "0x80072EFE": "the connection was ended abnormally"}
+
+
+def _connectivity(results: _Results) -> dict[str, t.Any] | None:
+    """Whether the host's own WinHTTP stack fetched the trusted root CTL's URL."""
+    data = results.data("connectivity.ctl")
+    if not isinstance(data, dict):
+        return None
+    status = _int(data.get("status"))
+    code = str(data["error_code"]).upper().replace("0X", "0x") if data.get("error_code") else None
+    if status is not None and 200 <= status < 400:
+        result = "reachable"
+    elif status == 407:
+        result = "proxy_required"
+    else:
+        result = "unreachable"
+    error = str(data["error"])[:500] if data.get("error") is not None and status is None else None
+    detail = f"HTTP {status}" if status is not None else _WINHTTP_ERRORS.get(code or "", error or "no answer")
+    return {"url": CTL_URL, "result": result, "status": status, "error_code": code[:12] if code else None,
+            "error": error, "detail": f"{detail} ({code[:12]})" if code and status is None else detail}
 
 
 def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subsets: list[str],
@@ -322,6 +344,7 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
     reboot = _reboot(results)
     agents = _agents(results)
     esu = _esu(results)
+    connectivity = _connectivity(results)
     inventory = inventory or {}
 
     evidence: dict[str, t.Any] = {
@@ -329,6 +352,8 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
         "architecture": None, "kernel_version": None, "hotfixes": None, "rollup_builds": None,
         "pending_rollup_builds": None, "root_ca_present": None, "root_auto_update_disabled": None,
         "offline": inventory.get("offline"), "esu": inventory.get("esu"), "reboot_pending": None, "agents": None,
+        "offline_source": "inventory" if inventory.get("offline") is not None else None,
+        "root_ca_disallowed": None,
     }
     if os_facts:
         evidence.update(os_name=os_facts["product_name"], os_version=os_facts["version"], ubr=os_facts["ubr"],
@@ -348,6 +373,7 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
                                                     if item["rollup_build"] and item["state"] in CBS_PENDING})
     if certificates:
         evidence["root_ca_present"] = certificates["root_ca_present"]
+        evidence["root_ca_disallowed"] = certificates["root_ca_disallowed"]
         evidence["root_auto_update_disabled"] = certificates["disable_root_auto_update"]
     if reboot:
         evidence["reboot_pending"] = reboot["reboot_pending"]
@@ -356,6 +382,14 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
                                "service_state": item["service_state"]} for item in agents["products"]]
     if esu and evidence["esu"] is None:
         evidence["esu"] = esu["licensed"]
+    # The inventory decides when it says something; otherwise the host's own attempt to fetch the CTL does,
+    # unless automatic root update is redirected to an internal RootDirURL (a disconnected environment's own
+    # CTL server), where Windows Update's URL says nothing about what the host can fetch.
+    if connectivity and certificates and certificates.get("root_dir_url"):
+        connectivity["note"] = "automatic root update is redirected to RootDirURL; this probe does not decide offline"
+    elif connectivity and evidence["offline"] is None:
+        evidence["offline"] = connectivity["result"] != "reachable"
+        evidence["offline_source"] = "probe"
 
     return {
         "schema": FACTS_SCHEMA,
@@ -368,6 +402,7 @@ def build_facts(document: dict[str, t.Any], probes: list[dict[str, t.Any]], subs
         "reboot": reboot,
         "agents": agents,
         "esu": esu,
+        "connectivity": connectivity,
         "errors": results.errors,
         "evidence": evidence,
     }

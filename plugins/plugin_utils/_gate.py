@@ -8,7 +8,7 @@ from __future__ import annotations
 import typing as t
 
 GATE_MODES = ("enforce", "warn", "off")
-# Package verdicts (from _signature.inspect_package) that no host may receive.
+# Package verdicts (from _authenticode.inspect_package) that no host may receive.
 REFUSED_PACKAGES = ("tampered", "unsigned", "untrusted", "unreadable")
 
 

@@ -4,9 +4,9 @@
 """The declarative probe list acs_facts sends, and the script and command line that carry it.
 
 What to read lives here, in Python; the PowerShell runner (``_acs_runner.ps1``) only knows how
-to read a registry value, a WMI class, a service or a file version. The command line is a
-small bootstrap that reads the script from stdin, because cmd.exe cuts command lines at
-8,191 characters and runs what is left without an error.
+to read a registry value, a WMI class, a service or a file version, and how to send one HTTP HEAD.
+The command line is a small bootstrap that reads the script from stdin, because cmd.exe cuts command
+lines at 8,191 characters and runs what is left without an error.
 """
 
 from __future__ import annotations
@@ -23,10 +23,15 @@ RUNNER_FILE = os.path.join(os.path.dirname(__file__), "_acs_runner.ps1")
 RUNNER_HEADER = "# codesign.windows ACS probe runner, protocol 1"
 
 # The subsets acs_facts gathers; "os" is always gathered because nothing is judged without it.
-SUBSETS = ("os", "hotfixes", "certificates", "agents", "reboot", "esu")
-DEFAULT_SUBSETS = ("os", "hotfixes", "certificates", "agents", "reboot")   # esu is opt-in: its WMI query is slow
+SUBSETS = ("os", "hotfixes", "certificates", "agents", "reboot", "esu", "connectivity")
+# esu is opt-in: its WMI query is slow. connectivity is opt-in: it makes the host send an HTTP request.
+DEFAULT_SUBSETS = ("os", "hotfixes", "certificates", "agents", "reboot")
 MAX_OUTPUT = 400_000      # characters of JSON; one Receive envelope carries it
 MAX_ITEMS = 3000
+# Probes known to be slow get at least this long, whatever gather_timeout says: a long-lived 7/2008 R2/2012 R2
+# host keeps 5,000-15,000 CBS packages, and SoftwareLicensingProduct evaluates every licence product it has.
+CBS_TIMEOUT_MS = 60_000
+ESU_TIMEOUT_MS = 60_000
 
 CURRENT_VERSION = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion"
 CBS = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing"
@@ -38,14 +43,37 @@ ROOT_STORES = {
     "policy": r"SOFTWARE\Policies\Microsoft\SystemCertificates\Root\Certificates",
     "enterprise": r"SOFTWARE\Microsoft\EnterpriseCertificates\Root\Certificates",
 }
+# The stores of explicitly distrusted certificates ("Untrusted Certificates"): local machine, group policy and
+# enterprise. A certificate found here is distrusted even when it is also in Root; Windows fills the local one
+# from the disallowed CTL (disallowedcertstl.cab). Source:
+# https://learn.microsoft.com/en-us/windows-server/identity/ad-cs/configure-trusted-roots-disallowed-certificates
+DISALLOWED_STORES = {
+    "disallowed": r"SOFTWARE\Microsoft\SystemCertificates\Disallowed\Certificates",
+    "policy_disallowed": r"SOFTWARE\Policies\Microsoft\SystemCertificates\Disallowed\Certificates",
+    "enterprise_disallowed": r"SOFTWARE\Microsoft\EnterpriseCertificates\Disallowed\Certificates",
+}
 ROOT_POLICY = r"SOFTWARE\Policies\Microsoft\SystemCertificates\AuthRoot"
 ROOT_AUTO_UPDATE = r"SOFTWARE\Microsoft\SystemCertificates\AuthRoot\AutoUpdate"
+# Keys CBS and Windows Update create while servicing waits for a restart; their existence is the signal.
+# Sources: the Get-PendingReboot article on Microsoft's Scripting blog,
+# https://devblogs.microsoft.com/scripting/determine-pending-reboot-statuspowershell-style-part-1/ ,
+# and https://adamtheautomator.com/pending-reboot-registry-windows/ (table of keys and conditions).
+WU_AUTO_UPDATE = r"SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update"
 REBOOT_KEYS = {
     "cbs_reboot_pending": CBS + r"\RebootPending",
-    "wu_reboot_required": r"SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired",
-    "servicing_in_progress": CBS + r"\Interface\ServicingInProgress",
+    "cbs_reboot_in_progress": CBS + r"\RebootInProgress",
+    "cbs_packages_pending": CBS + r"\PackagesPending",
+    "wu_reboot_required": WU_AUTO_UPDATE + r"\RebootRequired",
+    "wu_post_reboot_reporting": WU_AUTO_UPDATE + r"\PostRebootReporting",
 }
+# The URL automatic root update fetches the trusted root CTL from (the same source as above).
+CTL_URL = "http://ctldl.windowsupdate.com/msdownload/update/v3/static/trustedr/en/authrootstl.cab"
+# WinHTTP's own timeouts (resolve, connect, send, receive), each; the probe's runner timeout covers all four.
+CTL_REQUEST_TIMEOUT_MS = 5000
+CTL_PROBE_TIMEOUT_MS = 4 * CTL_REQUEST_TIMEOUT_MS + 2000
 SESSION_MANAGER = r"SYSTEM\CurrentControlSet\Control\Session Manager"
+# Publisher of Trend's installers (probe text is ASCII; localized publishers are found by key name).
+TREND_PUBLISHERS = ["Trend Micro*", "TrendMicro*"]
 TREND_KEYS = {
     "pccillin": r"TrendMicro\PC-cillinNTCorp\CurrentVersion",
     "pccillin_misc": r"TrendMicro\PC-cillinNTCorp\CurrentVersion\Misc.",
@@ -87,14 +115,32 @@ def resolve_subsets(requested: t.Iterable[str]) -> tuple[list[str], list[str]]:
     return [name for name in SUBSETS if name in chosen], warnings
 
 
+# Fields an operation reads that most probes leave at their default (the runner reads every field it names).
+_OP_DEFAULTS: dict[str, dict[str, t.Any]] = {"reg_subkeys": {"like": [], "match": "", "first_match": ""}}
+
+
 def _probe(probe_id: str, op: str, **fields: t.Any) -> dict[str, t.Any]:
-    return {"id": probe_id, "subset": probe_id.split(".", 1)[0], "op": op, **fields}
+    """One probe. timeout_ms, when above gather_timeout, is the least time the runner gives it."""
+    return {"id": probe_id, "subset": probe_id.split(".", 1)[0], "op": op, "timeout_ms": 0,
+            **_OP_DEFAULTS.get(op, {}), **fields}
+
+
+def runner_budget_seconds(probes: t.Iterable[dict[str, t.Any]], gather_timeout: int) -> int:
+    """The longest the runner can take when every probe runs into its timeout."""
+    return sum(max(gather_timeout, -(-int(probe.get("timeout_ms") or 0) // 1000)) for probe in probes)
 
 
 def _trend_services() -> list[str]:
     names: list[str] = []
     for product in TREND_PRODUCTS:
         names.extend(name for name in product.services if name not in names)
+    return names
+
+
+def _trend_uninstall_keys() -> list[str]:
+    names: list[str] = []
+    for product in TREND_PRODUCTS:
+        names.extend(name for name in product.uninstall_keys if name not in names)
     return names
 
 
@@ -121,14 +167,17 @@ def build_probes(subsets: t.Iterable[str]) -> list[dict[str, t.Any]]:
         probes += [
             _probe("hotfixes.qfe", "wmi", namespace=r"root\cimv2", wmi_class="Win32_QuickFixEngineering",
                    wmi_filter="", limit=MAX_ITEMS, properties=["HotFixID", "Description", "InstalledOn"]),
+            # One regular expression over GetSubKeyNames() opens only the packages we read; rollups come
+            # first so that the item limit never drops them.
             _probe("hotfixes.cbs", "reg_subkeys", path=CBS + r"\Packages",
-                   like=["Package_for_KB*", "Package_for_RollupFix*"],
-                   values=["CurrentState"], where_value="", where_like=[], limit=MAX_ITEMS),
+                   match=r"^Package_for_(KB\d|RollupFix~)", first_match=r"^Package_for_RollupFix~",
+                   values=["CurrentState"], where_value="", where_like=[], limit=MAX_ITEMS,
+                   timeout_ms=CBS_TIMEOUT_MS),
         ]
     if "certificates" in chosen:
         probes += [
             _probe("certificates.stores", "reg_keys_exist",
-                   paths=[f"{path}\\{ROOT_CA_SHA1}" for path in ROOT_STORES.values()]),
+                   paths=[f"{path}\\{ROOT_CA_SHA1}" for path in (*ROOT_STORES.values(), *DISALLOWED_STORES.values())]),
             _probe("certificates.policy", "reg_values", path=ROOT_POLICY, names=["DisableRootAutoUpdate"], presence=[]),
             _probe("certificates.auto_update", "reg_values", path=ROOT_AUTO_UPDATE,
                    names=["RootDirURL", "DisableRootAutoUpdate"], presence=[]),
@@ -140,11 +189,20 @@ def build_probes(subsets: t.Iterable[str]) -> list[dict[str, t.Any]]:
                    presence=["PendingFileRenameOperations"]),
         ]
     if "agents" in chosen:
-        for probe_id, path in (("agents.uninstall", UNINSTALL), ("agents.uninstall_wow", UNINSTALL_WOW)):
-            probes.append(_probe(probe_id, "reg_subkeys", path=path, like=["*"],
-                                 values=["DisplayName", "DisplayVersion", "Publisher"], where_value="DisplayName",
+        # Uninstall entries three ways, each bounded: by English display name; by the key names Trend's
+        # installers use, which do not change with the display language (only those keys are opened);
+        # and by publisher. The controller merges them (_agents).
+        entry_values = ["DisplayName", "DisplayVersion", "Publisher"]
+        key_names = _trend_uninstall_keys()
+        for suffix, path in (("", UNINSTALL), ("_wow", UNINSTALL_WOW)):
+            probes.append(_probe("agents.uninstall" + suffix, "reg_subkeys", path=path, like=["*"],
+                                 values=entry_values, where_value="DisplayName",
                                  where_like=["Trend Micro*", "*Deep Security*", "*Apex One*", "*Worry-Free*"],
                                  limit=50))
+            probes.append(_probe("agents.uninstall_keys" + suffix, "reg_subkeys", path=path, like=key_names,
+                                 values=entry_values, where_value="", where_like=[], limit=len(key_names)))
+            probes.append(_probe("agents.uninstall_publisher" + suffix, "reg_subkeys", path=path, like=["*"],
+                                 values=entry_values, where_value="Publisher", where_like=TREND_PUBLISHERS, limit=50))
         for view, prefix in (("native", "SOFTWARE\\"), ("wow", "SOFTWARE\\WOW6432Node\\")):
             for name, path in TREND_KEYS.items():
                 probes.append(_probe(f"agents.registry.{view}.{name}", "reg_values", path=prefix + path, presence=[],
@@ -154,7 +212,10 @@ def build_probes(subsets: t.Iterable[str]) -> list[dict[str, t.Any]]:
     if "esu" in chosen:
         probes.append(_probe("esu.licenses", "wmi", namespace=r"root\cimv2", wmi_class="SoftwareLicensingProduct",
                              wmi_filter="Name LIKE '%ESU%' AND PartialProductKey IS NOT NULL", limit=50,
-                             properties=["Name", "ID", "LicenseStatus", "Description"]))
+                             properties=["Name", "ID", "LicenseStatus", "Description"], timeout_ms=ESU_TIMEOUT_MS))
+    if "connectivity" in chosen:
+        probes.append(_probe("connectivity.ctl", "http_head", url=CTL_URL, request_timeout_ms=CTL_REQUEST_TIMEOUT_MS,
+                             timeout_ms=CTL_PROBE_TIMEOUT_MS))
     return probes
 
 

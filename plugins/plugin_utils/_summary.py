@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.codesign.windows.plugins.plugin_utils._agents import aggregate_products
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import STATUSES
 
 # Statuses a report adds for hosts that gave no verdict.
@@ -71,7 +72,6 @@ def summarize(verdicts: t.Any, query: str | None = None) -> dict[str, t.Any]:
     records = _select(host_records(verdicts), query)
     by_status: dict[str, int] = {status: 0 for status in STATUSES}
     by_os: dict[str, dict[str, int]] = {}
-    by_product: dict[str, dict[str, t.Any]] = {}
     ready_hosts: list[str] = []
     needing_action: list[str] = []
     for record in records:
@@ -84,26 +84,10 @@ def summarize(verdicts: t.Any, query: str | None = None) -> dict[str, t.Any]:
             ready_hosts.append(host)
         else:
             needing_action.append(host)
-        agents = record.get("agents")
-        for agent in agents if isinstance(agents, list) else []:
-            if not isinstance(agent, t.Mapping):
-                continue
-            product = str(agent.get("product") or "unknown")
-            entry = by_product.setdefault(product, {"name": agent.get("name") or product, "total": 0,
-                                                    "ready": 0, "not_ready": 0, "ready_hosts": [],
-                                                    "not_ready_hosts": [], "service_not_running": []})
-            entry["total"] += 1
-            if agent.get("upgrade_safe"):
-                entry["ready"] += 1
-                entry["ready_hosts"].append(host)
-            else:
-                entry["not_ready"] += 1
-                entry["not_ready_hosts"].append(host)
-            if agent.get("service_state") not in (None, "running"):
-                entry["service_not_running"].append(host)
+    by_product = aggregate_products(records)
     for entry in by_product.values():
-        for key in ("ready_hosts", "not_ready_hosts", "service_not_running"):
-            entry[key].sort()
+        # The name this filter used before the report and the summary shared one aggregation.
+        entry["service_not_running"] = list(entry["service_down_hosts"])
     return {
         "total": len(records),
         "ready": len(ready_hosts),

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import re
 import typing as t
+from dataclasses import replace
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.codesign.windows.plugins.plugin_utils._agents import HostContext, agents_impact
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
-    APEX_ONE_RELOOP_BUILD,
     DEFAULT_CATALOG,
     NATIVE,
+    NATIVE_FROM_BUILD,
     NO_PATH,
     ROLLUP,
     ROOT_CA_NAME,
@@ -24,7 +28,6 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
     UBR,
     Catalog,
     OsRow,
-    TrendProduct,
     normalize_kb,
 )
 from ansible_collections.codesign.windows.plugins.plugin_utils._winver import (
@@ -41,10 +44,10 @@ STATUSES = ("unknown", "no_patch_path", "needs_esu", "reboot_pending", "needs_kb
 POLICIES_21H2 = ("strict", "lenient")
 CATALOG_SEARCH = "https://www.catalog.update.microsoft.com/Search.aspx?q="
 
-_VERSION_RE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{1,10})(?:\.(\d{1,10}))?\s*$")
-_BUILD_RE = re.compile(r"^\s*(?:\d{1,2}\.\d{1,2}\.)?(\d{1,10})\.(\d{1,10})(?:\.\d{1,10}\.\d{1,10})?\s*$")
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
+# ASCII digits only: a host's "\u0662" or "\u00b2" is no number Windows writes, and int() refuses some of them.
+_VERSION_RE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{1,10})(?:\.(\d{1,10}))?\s*$", re.ASCII)
+_BUILD_RE = re.compile(r"^\s*(?:\d{1,2}\.\d{1,2}\.)?(\d{1,10})\.(\d{1,10})(?:\.\d{1,10}\.\d{1,10})?\s*$", re.ASCII)
+_DIGITS_RE = re.compile(r"^\s*(\d{1,10})\s*$", re.ASCII)
 
 
 class PolicyError(ValueError):
@@ -62,10 +65,9 @@ def check_policy(policy_21h2: t.Any) -> str:
 
 
 def effective_row(row: OsRow, policy_21h2: str) -> OsRow:
-    """The 21H2 disagreement between the advisories, resolved by the user's policy."""
-    if row.id == "win10_21h2" and policy_21h2 == "lenient":
-        from dataclasses import replace  # pylint: disable=import-outside-toplevel
-        return replace(row, kind=NATIVE, source=row.source + " (policy_21h2=lenient: every 21H2 build is ready)")
+    """A row the advisories disagree on (native_when_lenient), resolved by the user's policy."""
+    if row.native_when_lenient and policy_21h2 == "lenient":
+        return replace(row, kind=NATIVE, source=row.source + f" (policy_21h2=lenient: every {row.name} build is ready)")
     return row
 
 
@@ -73,14 +75,16 @@ def effective_row(row: OsRow, policy_21h2: str) -> OsRow:
 # Evidence fields
 # ---------------------------------------------------------------------------------------------
 def _bool(evidence: t.Mapping[str, t.Any], key: str) -> bool | None:
+    """true/false the way Ansible reads booleans (yes/no, on/off, 1/0...); anything else is unusable."""
     value = evidence.get(key)
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise _Unusable(f"{key} must be true, false or null, got {value!r}")
+    if isinstance(value, str):
+        value = value.strip()
+    try:
+        return boolean(value, strict=True)
+    except (TypeError, ValueError, UnicodeError):
+        raise _Unusable(f"{key} must be true, false or null, got {value!r}") from None
 
 
 def _string(evidence: t.Mapping[str, t.Any], key: str) -> str | None:
@@ -96,8 +100,8 @@ def _int(evidence: t.Mapping[str, t.Any], key: str, maximum: int = 65535) -> int
     value = evidence.get(key)
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and _DIGITS_RE.match(value):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Unusable(f"{key} must be an integer, got {value!r}")
     if not 0 <= value <= maximum:
@@ -150,7 +154,7 @@ def _recognize(evidence: t.Mapping[str, t.Any], catalog: Catalog) -> tuple[Windo
             if ubr is None and major == 10:
                 ubr = revision
             found = recognize(major, minor, build, ubr, server, catalog)
-            if os_name and found.major == 10 and found.build and found.build >= 22000 and "windows 10" in os_name.lower():
+            if os_name and found.major == 10 and found.build and found.build >= NATIVE_FROM_BUILD and "windows 10" in os_name.lower():
                 notes.append(f"ProductName says {os_name!r}, but build {found.build} is {found.name}: "
                              "the build decides (Windows 11 keeps \"Windows 10\" in ProductName)")
             return found, notes
@@ -209,31 +213,27 @@ def _fix_rollup_row(row: OsRow, os: WindowsVersion, hotfixes: set[str] | None, r
                 satisfied_by = f"monthly rollup {later[-1]} supersedes {monthly}"
             elif security_only in hotfixes:
                 satisfied_by = f"security-only update {security_only}"
-    if satisfied_by is None:
-        installed = [rev for build, rev in rollup_builds if build == fixed_build and rev >= fixed_rev]
-        if installed:
-            satisfied_by = (f"rollup package {fixed_build}.{max(installed)} (CBS) is at or above the fixed build "
-                            f"{row.fixed_build}")
+    installed = [rev for build, rev in rollup_builds if build == fixed_build and rev >= fixed_rev]
+    if satisfied_by is None and installed:
+        satisfied_by = (f"rollup package {fixed_build}.{max(installed)} (CBS) is at or above the fixed build "
+                        f"{row.fixed_build}")
+    staged = [rev for build, rev in pending_builds if build == fixed_build and rev >= fixed_rev]
     if satisfied_by is not None:
         if reboot_pending:
             return _Fix(False, satisfied_by, f"{satisfied_by} is listed but a servicing restart is pending: the update "
                                              "may not be active until the host restarts", True)
+        if staged and not installed:
+            # QFE lists an update as soon as it is staged: an install-pending package means a restart is
+            # due, whatever the (possibly unreadable) restart flags say.
+            return _Fix(False, satisfied_by, f"{satisfied_by} is listed but rollup package {fixed_build}.{max(staged)} "
+                                             "is still install-pending: a restart activates it", True)
         return _Fix(True, satisfied_by, None, True)
-    staged = [rev for build, rev in pending_builds if build == fixed_build and rev >= fixed_rev]
     if staged:
         return _Fix(False, None, f"rollup package {fixed_build}.{max(staged)} is staged (install pending): a restart "
                                  "activates it", True)
     if hotfixes is None and not rollup_builds:
         return _Fix(False, None, None, False)
     return _Fix(False, None, None, True)
-
-
-def _service_pack_prerequisites(row: OsRow, os: WindowsVersion) -> list[dict[str, str]]:
-    if row.id == "win7_2008r2" and os.build == 7600:
-        return [{"kb": "KB976932", "title": "Service Pack 1", "note": "the October 2021 updates need SP1"}]
-    if row.id == "ws2008" and os.build == 6001:
-        return [{"kb": "KB948465", "title": "Service Pack 2", "note": "the October 2021 updates need SP2"}]
-    return []
 
 
 def kb_details(row: OsRow, os: WindowsVersion | None, architecture: str | None) -> list[dict[str, t.Any]]:
@@ -261,119 +261,8 @@ def kb_details(row: OsRow, os: WindowsVersion | None, architecture: str | None) 
 
 def _agents(evidence: t.Mapping[str, t.Any], catalog: Catalog, status: str, os: WindowsVersion | None,
             reasons: list[str]) -> list[dict[str, t.Any]]:
-    raw = evidence.get("agents")
-    if raw is None:
-        return []
-    if not isinstance(raw, (list, tuple)):
-        reasons.append(f"agents was ignored: expected a list, got {type(raw).__name__}")
-        return []
-    result = []
-    for index, item in enumerate(raw):
-        if not isinstance(item, t.Mapping):
-            reasons.append(f"agents[{index}] was ignored: expected a mapping with product, version, service_state")
-            continue
-        result.append(agent_impact(item, catalog, status, os))
-    return result
-
-
-PRODUCT_IDS = frozenset(product.id for product in DEFAULT_CATALOG.trend_products)
-
-
-def identify_product(text: t.Any) -> str | None:
-    """Map a product name or id as hosts and users write it to a catalog product id."""
-    if not isinstance(text, str):
-        return None
-    if text.strip().lower() in PRODUCT_IDS:
-        return text.strip().lower()
-    value = text.strip().lower().replace("-", " ").replace("_", " ")
-    if not value:
-        return None
-    if "deep security" in value or "workload security" in value or value in ("dsa", "ds agent"):
-        return "deep_security_agent"
-    if "wfbsh" in value or ("worry free" in value and ("service" in value or "saas" in value)):
-        return "wfbs_services"
-    if "worry free" in value or value in ("wfbs", "wofie"):
-        return "wfbs"
-    if "officescan" in value:
-        return "officescan"
-    if "apex one" in value and ("service" in value or "saas" in value):
-        return "apex_one_saas"
-    if "apex one" in value or value in ("apex one", "trend micro security agent", "security agent"):
-        return "apex_one"
-    return None
-
-
-def _version_affected(product: TrendProduct, version: str | None) -> bool | None:
-    if product.affected_versions is None:
-        return True
-    if not product.affected_versions:
-        return None
-    if not version:
-        return None
-    for listed in product.affected_versions:
-        if version == listed or version.startswith(listed + "."):
-            return True
-    return None
-
-
-def _apex_build(version: str | None) -> int | None:
-    if not version:
-        return None
-    parts = version.split(".")
-    if len(parts) >= 3 and parts[2].isdigit():
-        return int(parts[2])
-    return None
-
-
-def agent_impact(item: t.Mapping[str, t.Any], catalog: Catalog, status: str, os: WindowsVersion | None) -> dict[str, t.Any]:
-    product_text = item.get("product")
-    version = item.get("version") if isinstance(item.get("version"), str) else None
-    state = item.get("service_state")
-    state = state.strip().lower() if isinstance(state, str) and state.strip() else None
-    product_id = identify_product(product_text)
-    product = catalog.trend_product(product_id) if product_id else None
-    advice: list[str] = []
-    affected = _version_affected(product, version) if product else None
-    ready = status == "ready"
-    if product is None:
-        advice.append(f"{product_text!r} is not a Trend Micro product named in the ACS advisories")
-    else:
-        if affected is None:
-            advice.append(f"{product.name} {version or ''} is not in Trend's list of affected versions; treat it "
-                          "as affected if it receives new agent binaries".replace("  ", " "))
-        if state in ("stopped", "missing", "not_found", "disabled", "stop_pending"):
-            advice.append(f"The agent service is {state}: the host is not protected now; check it before "
-                          "any agent upgrade")
-        if ready:
-            advice.append("Ready for ACS-signed agent builds")
-        elif status in ("no_patch_path", "needs_esu"):
-            advice.append("This host cannot take ACS-signed agent builds: hold them back - " + product.hold_back)
-        elif status != "unknown":
-            advice.append("Do not upgrade this agent yet: after an ACS-signed update its service would fail to start")
-        else:
-            advice.append("Readiness unknown: do not upgrade this agent until the host is assessed")
-        if os is not None and os.row.id == "win7_2008r2" and os.server is not True and product.id in (
-                "apex_one", "apex_one_saas", "wfbs", "wfbs_services"):
-            advice.append("Trend Micro ended official support for Windows 7 on Apex One and WFBS in January 2023, "
-                          "with the end of Microsoft's ESU")
-        if os is not None and os.major == 5 and product.id == "deep_security_agent" and version and (
-                version.startswith("9.6") or version.startswith("10.0")):
-            advice.append("Deep Security 9.6/10.0 on Windows 2000/2003/XP: no new agent binaries after February 2023; "
-                          "pattern files and IPS rules continue (best-effort support)")
-        build = _apex_build(version) if product.id in ("apex_one", "officescan") else None
-        if build is not None and build <= APEX_ONE_RELOOP_BUILD and not ready:
-            advice.append(f"Apex One agents at build {APEX_ONE_RELOOP_BUILD} or lower may download the upgrade module "
-                          "repeatedly on unready hosts; group endpoints by readiness and upgrade only ready groups")
-    return {
-        "product": product_id or (product_text if isinstance(product_text, str) else None),
-        "name": product.name if product else (product_text if isinstance(product_text, str) else None),
-        "version": version,
-        "service_state": state,
-        "affected": affected,
-        "upgrade_safe": bool(ready or (product is not None and affected is False)),
-        "advice": advice,
-        "source": product.source if product else None,
-    }
+    host = HostContext(status, os.row.id if os else None, os.server if os else None)
+    return agents_impact(evidence.get("agents"), catalog, host, reasons)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -447,11 +336,18 @@ def _evaluate(evidence: t.Mapping[str, t.Any], policy_21h2: str, catalog: Catalo
     actions: list[str] = verdict["actions"]
 
     # Root certificate: fetched on demand unless the host cannot reach Windows Update's root list.
-    cannot_fetch = bool(auto_update_disabled) or bool(offline)
+    # A root in the Disallowed store stays distrusted whatever automatic root update fetches.
+    disallowed = _bool(evidence, "root_ca_disallowed")
+    cannot_fetch = bool(auto_update_disabled) or bool(offline) or bool(disallowed)
     root_needed = root_present is not True and cannot_fetch
     verdict["root_ca"].update(present=root_present, can_fetch=not cannot_fetch, needed=root_needed)
     if root_present:
         reasons.append(f"The root certificate {ROOT_CA_NAME} is installed")
+    elif disallowed:
+        reasons.append(f"The root certificate {ROOT_CA_NAME} is in the Disallowed (untrusted) store, which "
+                       f"overrides Root: Windows does not trust it (SHA-1 {ROOT_CA_SHA1})")
+        actions.append(f"Remove the root certificate {ROOT_CA_NAME} (SHA-1 {ROOT_CA_SHA1}) from the Disallowed "
+                       "stores (local, group policy, enterprise) and make sure it is in LocalMachine\\Root")
     elif root_needed:
         why = "root certificate auto-update is disabled" if auto_update_disabled else "the host is offline (air-gapped)"
         state = "is not installed" if root_present is False else "was not found (not checked)"
@@ -506,10 +402,9 @@ def _status(row: OsRow, os: WindowsVersion, evidence: t.Mapping[str, t.Any], hot
         actions.insert(0, "Restart the host to finish installing the update, then assess it again")
         return "reboot_pending"
 
-    prerequisites = [{"kb": p.kb, "title": p.title, "note": p.note} for p in row.prerequisites]
-    prerequisites = _service_pack_prerequisites(row, os) + prerequisites
-    verdict["prerequisites"] = [p["kb"] for p in prerequisites]
-    verdict["missing_prerequisites"] = [p["kb"] for p in prerequisites if hotfixes is None or p["kb"] not in hotfixes]
+    prerequisites = row.prerequisites_for(os.build)
+    verdict["prerequisites"] = [p.kb for p in prerequisites]
+    verdict["missing_prerequisites"] = [p.kb for p in prerequisites if hotfixes is None or p.kb not in hotfixes]
     verdict["kb_details"] = kb_details(row, os, architecture)
     options = " or ".join(f"{kb} ({'monthly rollup' if kb == row.monthly_rollup else 'security-only update'})"
                           if row.kind == ROLLUP else kb for kb in needs)

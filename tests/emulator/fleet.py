@@ -21,6 +21,7 @@ def host_config(model: WindowsHost, address: str = "127.0.0.1", port: int = 0) -
         transport=connection.get("transport", "basic"), https_auth=connection.get("https_auth", "basic"),
         message_encryption=connection.get("message_encryption", "auto"), faults=faults,
         down=bool(model.faults.get("down")), inventory_vars=inventory_vars,
+        plugin=connection.get("plugin", "winrm"), powershell=model.powershell,
     )
 
 

@@ -14,7 +14,7 @@ import re
 import time
 import typing as t
 
-from emulator.windows import Denied, Hung, WindowsHost, like, wql_match
+from emulator.windows import CONNECTIVITY, Denied, Hung, WindowsHost, like, wql_match
 
 HEADER = "# codesign.windows ACS probe runner"
 
@@ -162,7 +162,14 @@ def _reg_subkeys(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
     if host.registry.open(probe["path"]) is None:
         return {"exists": False, "items": [], "truncated": False}
     items, truncated = [], False
-    for name in host.registry.subkey_names(probe["path"]):
+    names = host.registry.subkey_names(probe["path"])
+    # PowerShell's -match / -notmatch: a .NET regular expression, case-insensitive.
+    if probe.get("match"):
+        names = [name for name in names if re.search(probe["match"], name, re.I)]
+    if probe.get("first_match"):
+        names = ([name for name in names if re.search(probe["first_match"], name, re.I)] +
+                 [name for name in names if not re.search(probe["first_match"], name, re.I)])
+    for name in names:
         if probe["like"] and not any(like(name, pattern) for pattern in probe["like"]):
             continue
         key = host.registry.open(probe["path"] + "\\" + name)
@@ -211,6 +218,12 @@ def _file_version(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
     return {"exists": True, "version": version, "product_version": version}
 
 
+def _http_head(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
+    # The fixture says what the host's WinHTTP stack would get; the emulator never opens a connection.
+    answer = CONNECTIVITY[host.connectivity]
+    return {"status": answer.get("status"), "error_code": answer.get("error_code"), "error": answer.get("error")}
+
+
 def _powershell_version(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
     clr = "2.0.50727.8806" if host.powershell == "2.0" else "4.0.30319.42000"
     return {"version": host.powershell, "clr": clr}
@@ -219,6 +232,7 @@ def _powershell_version(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
 OPERATIONS = {
     "reg_values": _reg_values, "reg_keys_exist": _reg_keys_exist, "reg_subkeys": _reg_subkeys, "wmi": _wmi,
     "services": _services, "file_version": _file_version, "powershell_version": _powershell_version,
+    "http_head": _http_head,
 }
 
 
@@ -242,6 +256,11 @@ def run(host: WindowsHost, script: str, sleep: t.Callable[[float], None] = time.
             results.append(json_text)
             continue
         result: dict[str, t.Any] = {"id": probe["id"], "ok": True}
+        # The runner gives a probe gather_timeout, or its own timeout_ms when that is longer.
+        limit_ms = max(int(options["timeout_ms"]), int(probe.get("timeout_ms") or 0))
+        timed_out = {"id": probe["id"], "ok": False, "category": "timeout",
+                     "error": f"no answer within {limit_ms / 1000:g} s", "ms": limit_ms}
+        host.registry.opened = 0
         try:
             if probe["op"] not in implemented or probe["op"] not in OPERATIONS:
                 raise RuntimeError(f"unknown probe operation {probe['op']}")
@@ -249,11 +268,18 @@ def run(host: WindowsHost, script: str, sleep: t.Callable[[float], None] = time.
         except Denied as exc:
             result.update(ok=False, category="denied", error=str(exc))
         except Hung:
-            sleep(options["timeout_ms"] / 1000)
-            result = {"id": probe["id"], "ok": False, "category": "timeout",
-                      "error": f"no answer within {options['timeout_ms'] / 1000:g} s", "ms": options["timeout_ms"]}
+            sleep(limit_ms / 1000)
+            result = timed_out
         except (LookupError, ValueError, RuntimeError, KeyError) as exc:
             result.update(ok=False, category="error", error=str(exc))
+        # Every key a probe opens costs time; a probe that needs longer than its limit is abandoned.
+        cost_ms = host.registry.opened * host.registry.key_cost_ms
+        if result is not timed_out and cost_ms > limit_ms:
+            sleep(limit_ms / 1000)
+            result = timed_out
+        elif result is not timed_out and cost_ms:
+            sleep(cost_ms / 1000)
+            result["ms"] = int(cost_ms)
         result.setdefault("ms", 3)
         json_text = _dumps(result)
         written += len(json_text)

@@ -35,6 +35,28 @@ CERT_STORES = {
     "auth_root": r"SOFTWARE\Microsoft\SystemCertificates\AuthRoot\Certificates",
     "policy": r"SOFTWARE\Policies\Microsoft\SystemCertificates\Root\Certificates",
     "enterprise": r"SOFTWARE\Microsoft\EnterpriseCertificates\Root\Certificates",
+    # Untrusted Certificates: a certificate here is distrusted even when it is also in Root
+    # (https://learn.microsoft.com/en-us/windows-server/identity/ad-cs/configure-trusted-roots-disallowed-certificates).
+    "disallowed": r"SOFTWARE\Microsoft\SystemCertificates\Disallowed\Certificates",
+    "policy_disallowed": r"SOFTWARE\Policies\Microsoft\SystemCertificates\Disallowed\Certificates",
+    "enterprise_disallowed": r"SOFTWARE\Microsoft\EnterpriseCertificates\Disallowed\Certificates",
+}
+# Keys CBS and Windows Update create while a restart is due (Get-PendingReboot's list:
+# https://devblogs.microsoft.com/scripting/determine-pending-reboot-statuspowershell-style-part-1/).
+WU_AUTO_UPDATE = r"SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update"
+REBOOT_FLAG_KEYS = {
+    "cbs_reboot_pending": CBS + r"\RebootPending",
+    "cbs_reboot_in_progress": CBS + r"\RebootInProgress",
+    "cbs_packages_pending": CBS + r"\PackagesPending",
+    "wu_reboot_required": WU_AUTO_UPDATE + r"\RebootRequired",
+    "wu_post_reboot_reporting": WU_AUTO_UPDATE + r"\PostRebootReporting",
+}
+# What the host's WinHTTP stack gets for the trusted root CTL URL: an HTTP status or a WinHTTP error
+# (https://learn.microsoft.com/en-us/windows/win32/winhttp/error-messages). No real connection is made.
+CONNECTIVITY = {
+    "reachable": {"status": 200},
+    "unreachable": {"error_code": "0x80072EE7", "error": "The server name or address could not be resolved"},
+    "proxy_required": {"status": 407},
 }
 SERVICE_START = {"boot": 0, "system": 1, "auto": 2, "manual": 3, "disabled": 4}
 
@@ -88,6 +110,9 @@ class Registry:
         self._keys: dict[str, RegistryKey] = {}
         self.denied: list[str] = []
         self.hung: list[str] = []
+        # What opening one key costs the caller (a slow disk, a bloated hive); opened counts the keys opened.
+        self.key_cost_ms: float = 0.0
+        self.opened = 0
 
     @staticmethod
     def _norm(path: str) -> str:
@@ -119,7 +144,10 @@ class Registry:
 
     def open(self, path: str) -> RegistryKey | None:
         self._guard(path)
-        return self._keys.get(self._norm(path))
+        key = self._keys.get(self._norm(path))
+        if key is not None:
+            self.opened += 1
+        return key
 
     def subkey_names(self, path: str) -> list[str]:
         self._guard(path)
@@ -158,6 +186,7 @@ class WindowsHost:
     esu_licenses: list[dict[str, t.Any]]
     wmi_denied: list[str]
     wmi_hung: list[str]
+    connectivity: str = "reachable"
     description: str = ""
     expect: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     inventory: dict[str, t.Any] = dataclasses.field(default_factory=dict)
@@ -229,29 +258,67 @@ def _add_update(host: WindowsHost, update: dict[str, t.Any]) -> None:
         host.registry.ensure(CBS + r"\RebootPending")
 
 
+# [string]$service.Status prints System.ServiceProcess.ServiceControllerStatus names
+# (https://learn.microsoft.com/dotnet/api/system.serviceprocess.servicecontrollerstatus).
+AGENT_SERVICE_STATUS = {"running": "Running", "stopped": "Stopped", "start_pending": "StartPending",
+                        "stop_pending": "StopPending", "continue_pending": "ContinuePending",
+                        "pause_pending": "PausePending", "paused": "Paused", "disabled": "Stopped"}
+
+
 def _add_agent(host: WindowsHost, product: str, spec: dict[str, t.Any]) -> None:
+    """An agent as its installer leaves it. A fixture may localize what Windows shows in the user's language
+    (display_name, publisher, misc_product); the uninstall key name is the installer's own and stays.
+    Trend's Japanese documentation calls the Apex One agent "セキュリティエージェント"
+    (https://docs.trendmicro.com/ja-jp/documentation/article/trend-micro-apex-one-patch-6-online-help-docs-terminology).
+    """
     layout = AGENT_LAYOUT[product]
     prefix = "SOFTWARE\\WOW6432Node\\" if layout["view"] == "wow" and host.architecture == "AMD64" else "SOFTWARE\\"
-    uninstall = prefix + "Microsoft\\Windows\\CurrentVersion\\Uninstall\\" + layout["uninstall_key"]
+    uninstall = (prefix + "Microsoft\\Windows\\CurrentVersion\\Uninstall\\"
+                 + spec.get("uninstall_key", layout["uninstall_key"]))
     version = str(spec["version"])
     host.registry.set(uninstall, "DisplayName", spec.get("display_name", layout["display_name"]))
     host.registry.set(uninstall, "DisplayVersion", version)
-    host.registry.set(uninstall, "Publisher", "Trend Micro Inc.")
+    host.registry.set(uninstall, "Publisher", spec.get("publisher", "Trend Micro Inc."))
     registry = prefix + layout["registry"]
+    misc_product = spec.get("misc_product", layout["misc_product"])
     if product == "deep_security_agent":
         host.registry.set(registry, "InstallationFolder", r"C:\Program Files\Trend Micro\Deep Security Agent" + "\\")
         host.registry.set(registry, "Version", version)
     else:
         host.registry.set(registry, "Application Path", r"C:\Program Files (x86)\Trend Micro\Security Agent" + "\\")
-        if layout["misc_product"]:
-            host.registry.set(registry + r"\Misc.", "ProductName", layout["misc_product"])
+        if misc_product:
+            host.registry.set(registry + r"\Misc.", "ProductName", misc_product)
             host.registry.set(registry + r"\Misc.", "TmListen_Ver", version)
     state = spec.get("service", "running")
     for name in layout["services"]:
         if state == "missing" and name == layout["services"][0]:
             continue
-        status = {"running": "Running", "stopped": "Stopped", "start_pending": "StartPending"}.get(state, "Running")
-        host.services[name] = Service(name, status if name == layout["services"][0] else "Running", "auto")
+        primary = name == layout["services"][0]
+        status = AGENT_SERVICE_STATUS.get(state, "Running") if primary else "Running"
+        host.services[name] = Service(name, status, "disabled" if primary and state == "disabled" else "auto")
+
+
+def _add_cbs_history(host: WindowsHost, history: dict[str, t.Any]) -> None:
+    """Years of servicing: a long-lived 7/2008 R2/2012 R2 host keeps 5,000-15,000 keys under CBS\\Packages.
+
+    Most are component packages (Package_<n>_for_KB..., Microsoft-Windows-...-Package); kb_packages of them
+    are top-level Package_for_KB packages of updates long superseded. Their KB numbers (KB31xxxxx) are not
+    ones the catalog asks for, so they change no verdict; they only make the store as big as real ones are.
+    """
+    arch = "amd64" if host.architecture == "AMD64" else "x86"
+    packages = CBS + r"\Packages"
+    total = int(history["packages"])
+    top_level = int(history.get("kb_packages", total // 10))
+    version = _package_version(host.major, host.minor)
+    for index in range(total):
+        kb = 3100000 + index % max(top_level, 1)
+        if index < top_level:
+            name = f"Package_for_KB{kb}~31bf3856ad364e35~{arch}~~{version}"
+        elif index % 3:
+            name = f"Package_{index // max(top_level, 1)}_for_KB{kb}~31bf3856ad364e35~{arch}~~{version}"
+        else:
+            name = f"Microsoft-Windows-Feature{index}-Package~31bf3856ad364e35~{arch}~~{version}"
+        host.registry.set(f"{packages}\\{name}", "CurrentState", CBS_STATE["superseded"])
 
 
 def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[str, t.Any]] | None = None) -> WindowsHost:
@@ -321,10 +388,9 @@ def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[s
     if fixture.get("root_auto_update_disabled"):
         registry.set(r"SOFTWARE\Policies\Microsoft\SystemCertificates\AuthRoot", "DisableRootAutoUpdate", 1)
     reboot = fixture.get("reboot") or {}
-    if reboot.get("cbs_reboot_pending"):
-        registry.ensure(CBS + r"\RebootPending")
-    if reboot.get("wu_reboot_required"):
-        registry.ensure(r"SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired")
+    for flag, key in REBOOT_FLAG_KEYS.items():
+        if reboot.get(flag):
+            registry.ensure(key)
     if reboot.get("pending_file_rename"):
         registry.set(r"SYSTEM\CurrentControlSet\Control\Session Manager", "PendingFileRenameOperations",
                      [r"\??\C:\Windows\Temp\old.dll", ""])
@@ -342,6 +408,14 @@ def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[s
                                   "LicenseStatus": licence.get("license_status", 1),
                                   "Description": "Windows(R) Operating System, ESU add-on",
                                   "PartialProductKey": licence.get("partial_product_key", "XXXXX")})
+    history = fixture.get("cbs_history")
+    if history:
+        _add_cbs_history(host, history)
+    registry.key_cost_ms = float((fixture.get("faults") or {}).get("registry_key_cost_ms", 0))
+    offline = str((fixture.get("inventory") or {}).get("acs_offline", "")).lower() in ("true", "yes", "1")
+    host.connectivity = fixture.get("connectivity", "unreachable" if offline else "reachable")
+    if host.connectivity not in CONNECTIVITY:
+        raise ValueError(f"{name}: connectivity must be one of {', '.join(CONNECTIVITY)}")
     faults = fixture.get("faults") or {}
     registry.denied.extend(faults.get("registry_denied") or [])
     registry.hung.extend(faults.get("registry_hung") or [])

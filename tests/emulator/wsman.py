@@ -23,9 +23,13 @@ serving ``POST /wsman`` the way the WinRM service does for the ``windows/shell/c
   ``AllowUnencrypted=false`` (HTTP 500 without a SOAP body), a connection dropped instead of a
   Receive answer, a command that never ends, a slow command, and damaged command output.
 
-Not emulated: PSRP (``ansible_connection: psrp``) and any resource URI other than the cmd shell,
-Kerberos, CredSSP and certificate authentication, channel-binding-token validation, WS-Man
-Enumerate/Get/Put (``winrm get winrm/config``), shell quotas and idle timeouts, the request-size
+* **PSRP** (``ansible_connection: psrp``): the same actions on the ``Microsoft.PowerShell``
+  session configuration open a RunspacePool and run pipelines in it (:mod:`emulator.psrp`); each
+  pipeline's script and input reach the same :class:`Backend` as a cmd-shell command does.
+
+Not emulated: resource URIs other than the cmd shell and Microsoft.PowerShell, Kerberos, CredSSP
+and certificate authentication, channel-binding-token validation, WS-Man Enumerate/Get/Put
+(``winrm get winrm/config``), shell quotas and idle timeouts, the request-size
 limit (``MaxEnvelopeSizekb``; Windows' default 500 KB is never reached by Ansible), and the exact
 text of faults other than the operation timeout and shell-not-found.
 """
@@ -58,7 +62,7 @@ from xml.sax.saxutils import escape, quoteattr
 import spnego
 import yaml
 
-from . import cmdline
+from . import cmdline, psrp
 from .tls import SelfSignedCertificate, generate_self_signed
 
 __all__ = [
@@ -123,6 +127,7 @@ class Faults:
 
 
 TRANSPORTS = ("basic", "ntlm", "https")
+CONNECTION_PLUGINS = ("winrm", "psrp")
 
 
 @dataclass
@@ -142,6 +147,8 @@ class HostConfig:
     https_auth: str = "basic"  # ansible_winrm_transport for an https host: "basic" or "ntlm"
     message_encryption: str = "auto"  # ansible_winrm_message_encryption: "auto", "always" or "never"
     inventory_vars: dict[str, Any] = field(default_factory=dict)  # extra host vars for inventory()
+    plugin: str = "winrm"  # ansible_connection the inventory names: "winrm" or "psrp" (both are served)
+    powershell: str | None = "5.1"  # the PSRP endpoint's PowerShell version; None: no Microsoft.PowerShell endpoint
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -150,6 +157,8 @@ class HostConfig:
             raise ValueError(f"https_auth must be 'basic' or 'ntlm', not {self.https_auth!r}")
         if self.message_encryption not in ("auto", "always", "never"):
             raise ValueError(f"message_encryption must be auto, always or never, not {self.message_encryption!r}")
+        if self.plugin not in CONNECTION_PLUGINS:
+            raise ValueError(f"plugin must be one of {CONNECTION_PLUGINS}, not {self.plugin!r}")
 
     @property
     def scheme(self) -> str:
@@ -221,6 +230,8 @@ CODE_INVALID_PARAMETER = 87
 CODE_ACTION_NOT_SUPPORTED = 2150858754  # 0x80338002 ERROR_WSMAN_ACTION_NOT_SUPPORTED (approximate)
 CODE_INTERNAL_ERROR = 2150858752  # 0x80338000
 CODE_SCHEMA_VALIDATION = 2150858817  # 0x80338041 (approximate)
+CODE_INVALID_RESOURCE_URI = 2150858778  # 0x8033801A ERROR_WSMAN_INVALID_RESOURCE_URI (approximate)
+PSRP_NS = "http://schemas.microsoft.com/powershell"  # the creationXml element of a RunspacePool Create
 
 DEFAULT_OPERATION_TIMEOUT = 60.0  # WinRM's MaxTimeoutms default when a request names none
 DEFAULT_MAX_ENVELOPE = 512_000  # Windows' MaxEnvelopeSizekb default (500) when a request names none
@@ -375,6 +386,8 @@ class _Command:
     stderr_sent: int = 0
     receive_dropped: bool = False
     terminated: bool = False
+    pipeline: Any = None  # PSRP: the pipeline's uuid in the shell's RunspacePool
+    answered: bool = False  # PSRP: the result has been turned into PSRP messages
 
     @property
     def runnable(self) -> bool:
@@ -385,6 +398,7 @@ class _Command:
 class _Shell:
     id: str
     commands: dict[str, _Command] = field(default_factory=dict)
+    psrp: psrp.RunspacePoolSession | None = None  # a RunspacePool on Microsoft.PowerShell, not a cmd shell
 
 
 def _transform_output(result: CommandResult, transform: str | None) -> CommandResult:
@@ -446,6 +460,14 @@ class _HostService:
             "Command": self._command,
             "Send": self._send,
             "Receive": self._receive,
+            "Signal": self._signal,
+            "Delete": self._delete,
+        }
+        self._psrp_handlers: dict[str, Callable[[_Request], str]] = {
+            "Create": self._psrp_create,
+            "Command": self._psrp_command,
+            "Send": self._psrp_send,
+            "Receive": self._psrp_receive,
             "Signal": self._signal,
             "Delete": self._delete,
         }
@@ -521,11 +543,15 @@ class _HostService:
         with self._cond:
             self._actions[request.action] += 1
         try:
-            handler = self._handlers.get(request.action)
+            configuration = psrp.configuration_name(request.resource_uri)
+            handlers = self._handlers if configuration is None else self._psrp_handlers
+            handler = handlers.get(request.action)
             if handler is None:
                 raise WsmanFault("s:Sender", "a:ActionNotSupported", f"The action {request.action} is not supported.",
                                  CODE_ACTION_NOT_SUPPORTED)
-            if request.resource_uri != CMD_RESOURCE_URI:
+            if configuration is not None:
+                self._check_configuration(configuration)
+            elif request.resource_uri != CMD_RESOURCE_URI:
                 raise WsmanFault("s:Sender", "w:DestinationUnreachable",
                                  f"The resource URI {request.resource_uri} is not supported (only the cmd shell is).",
                                  CODE_ACTION_NOT_SUPPORTED)
@@ -536,7 +562,8 @@ class _HostService:
 
     def _shell(self, request: _Request) -> _Shell:
         shell = self._shells.get(request.shell_id or "")
-        if shell is None:
+        # A RunspacePool is only reached through its PowerShell resource URI, a cmd shell through cmd's.
+        if shell is None or (shell.psrp is None) != (request.resource_uri == CMD_RESOURCE_URI):
             raise _shell_not_found_fault(request.shell_id)
         return shell
 
@@ -686,6 +713,8 @@ class _HostService:
             command = shell.commands.pop(command_id or "", None)
             if command is not None:
                 command.terminated = True
+                if shell.psrp is not None and command.pipeline is not None:
+                    shell.psrp.stop_pipeline(command.pipeline)
                 self._cond.notify_all()
         return "<rsp:SignalResponse/>"
 
@@ -697,6 +726,146 @@ class _HostService:
                 command.terminated = True
             self._cond.notify_all()
         return ""
+
+
+    # -- PSRP: a RunspacePool on the Microsoft.PowerShell session configuration (emulator.psrp)
+
+    def _check_configuration(self, configuration: str) -> None:
+        if self.config.powershell is None or configuration.lower() != psrp.DEFAULT_CONFIGURATION.lower():
+            # No PowerShell (or another endpoint): WinRM finds no such session configuration.
+            raise WsmanFault("s:Sender", "w:InvalidResourceURI",
+                             f"The WS-Management service cannot process the request. Cannot find the {configuration} "
+                             f"session configuration in the WSMan: drive on the {self.machine} computer. ",
+                             CODE_INVALID_RESOURCE_URI)
+
+    def _psrp_create(self, request: _Request) -> str:
+        shell_element = request.body.find("rsp:Shell", NS)
+        creation = request.body.find(f"rsp:Shell/{{{PSRP_NS}}}creationXml", NS)
+        if shell_element is None or creation is None or not creation.text:
+            raise _invalid_parameter_fault("a RunspacePool Create needs rsp:Shell/creationXml")
+        # MS-PSRP 3.1.5.3.1: the client names the shell after its RunspacePool id.
+        shell_id = (shell_element.get("ShellId") or str(uuid.uuid4())).upper()
+        assert self.config.powershell is not None  # _check_configuration refused the Create otherwise
+        try:
+            session = psrp.RunspacePoolSession(shell_id, self.config.powershell, base64.b64decode(creation.text))
+        except Exception as exc:  # psrpcore refuses malformed or out-of-order messages
+            raise _invalid_parameter_fault(f"the RunspacePool could not be opened: {exc}") from exc
+        with self._cond:
+            self._shells[shell_id] = _Shell(shell_id, psrp=session)
+        resource_uri = escape(request.resource_uri or "")
+        return (
+            f"<x:ResourceCreated><a:Address>{ANONYMOUS}</a:Address><a:ReferenceParameters>"
+            f"<w:ResourceURI>{resource_uri}</w:ResourceURI><w:SelectorSet>"
+            f'<w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet></a:ReferenceParameters>'
+            f"</x:ResourceCreated><rsp:Shell><rsp:ShellId>{shell_id}</rsp:ShellId>"
+            f"<rsp:ResourceUri>{resource_uri}</rsp:ResourceUri>"
+            f"<rsp:Owner>{escape(self.config.username)}</rsp:Owner>"
+            f"<rsp:InputStreams>stdin pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams></rsp:Shell>"
+        )
+
+    def _psrp_session(self, shell: _Shell) -> psrp.RunspacePoolSession:
+        assert shell.psrp is not None  # _shell() only returns RunspacePools for PowerShell resource URIs
+        return shell.psrp
+
+    def _psrp_command(self, request: _Request) -> str:
+        command_line = request.body.find("rsp:CommandLine", NS)
+        arguments = command_line.findall("rsp:Arguments", NS) if command_line is not None else []
+        if command_line is None or not arguments or not arguments[0].text:
+            raise _invalid_parameter_fault("a pipeline Command needs its CREATE_PIPELINE fragment in rsp:Arguments")
+        # pypsrp names the command after its pipeline id, and Windows keeps it (MS-PSRP 3.1.5.3.4).
+        command_id = (command_line.get("CommandId") or str(uuid.uuid4())).upper()
+        with self._cond:
+            session = self._psrp_session(self._shell(request))
+            try:
+                pipeline = session.create_pipeline(command_id, base64.b64decode(arguments[0].text))
+            except Exception as exc:
+                raise _invalid_parameter_fault(f"the pipeline could not be created: {exc}") from exc
+            command = _Command(command_id, "", console_stdin=False, pipeline=pipeline)
+            self._shell(request).commands[command_id] = command
+            self._sync_pipeline(command, session)
+        return f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>"
+
+    def _psrp_send(self, request: _Request) -> str:
+        streams = request.body.findall("rsp:Send/rsp:Stream", NS)
+        with self._cond:
+            shell = self._shell(request)
+            session = self._psrp_session(shell)
+            for stream in streams:
+                if stream.get("Name") not in ("stdin", "pr"):
+                    raise _invalid_parameter_fault(f"unknown input stream {stream.get('Name')}")
+                try:
+                    session.receive_data(base64.b64decode(stream.text or ""))
+                except Exception as exc:
+                    raise _invalid_parameter_fault(f"unreadable PSRP data: {exc}") from exc
+            for command in shell.commands.values():
+                self._sync_pipeline(command, session)
+            self._cond.notify_all()
+        return "<rsp:SendResponse/>"
+
+    @staticmethod
+    def _sync_pipeline(command: _Command, session: psrp.RunspacePoolSession) -> None:
+        """Carry what the client has sent of a pipeline (its script, then its input) over to the command."""
+        asked = session.requests.get(command.pipeline)
+        if asked is None:
+            return  # CREATE_PIPELINE is still coming, fragment by fragment
+        if not command.command_line and asked.script is not None:
+            command.command_line = psrp.backend_invocation(asked.script)
+        command.console_stdin = asked.no_input
+        if asked.input_ended and not command.stdin_closed:
+            command.stdin = bytearray(asked.stdin)
+            command.stdin_closed = True
+
+    def _psrp_receive(self, request: _Request) -> str:
+        desired = request.body.find("rsp:Receive/rsp:DesiredStream", NS)
+        command_id = desired.get("CommandId") if desired is not None else None
+        deadline = time.monotonic() + request.operation_timeout
+        with self._cond:
+            shell = self._shell(request)
+            session = self._psrp_session(shell)
+            if command_id is None:  # the RunspacePool's own messages (opening, key exchange)
+                self._wait_until(lambda: session.pending(None) or shell.id not in self._shells, deadline)
+                data = session.take(None, self._psrp_budget(request, None))
+                encoded = base64.b64encode(data).decode("ascii")
+                return f'<rsp:ReceiveResponse><rsp:Stream Name="stdout">{encoded}</rsp:Stream></rsp:ReceiveResponse>'
+            command = self._command_of(shell, command_id)
+            if self.config.faults.drop_on_receive and not command.receive_dropped:
+                command.receive_dropped = True
+                if command.runnable and not command.started:
+                    self._start_pipeline(command, session)
+                raise _DropConnection()
+            if not session.pending(command.pipeline):
+                self._wait_until(lambda: command.runnable or command.terminated, deadline)
+                if not command.started and not command.terminated:
+                    self._start_pipeline(command, session)
+                self._wait_until(lambda: command.result is not None or command.terminated, deadline)
+            if command.terminated:
+                raise _invalid_parameter_fault(f"command {command_id} was terminated")
+            if command.result is not None and not command.answered:
+                command.answered = True
+                result = command.result
+                session.finish_pipeline(command.pipeline, result.rc, result.stdout, result.stderr)
+            data = session.take(command.pipeline, self._psrp_budget(request, command.id))
+            done = session.finished(command.pipeline) and not session.pending(command.pipeline)
+            state = (f'<rsp:CommandState CommandId="{command.id}" State="{STATE_DONE}"><rsp:ExitCode>0</rsp:ExitCode>'
+                     "</rsp:CommandState>" if done else
+                     f'<rsp:CommandState CommandId="{command.id}" State="{STATE_RUNNING}"/>')
+            return f"<rsp:ReceiveResponse>{_stream_element('stdout', command.id, data)}{state}</rsp:ReceiveResponse>"
+
+    def _start_pipeline(self, command: _Command, session: psrp.RunspacePoolSession) -> None:
+        """Start a runnable pipeline (condition held): its script goes to the backend like a cmd-shell command."""
+        session.start_pipeline(command.pipeline)
+        if session.requests[command.pipeline].script is None:
+            command.started = True
+            command.result = CommandResult(1, stderr=b"The emulated host runs only pipelines of one script.")
+            return
+        self._start(command)
+
+    def _psrp_budget(self, request: _Request, command_id: str | None) -> int:
+        """Bytes of PSRP fragments that fit one Receive answer within the request's MaxEnvelopeSize."""
+        empty = _envelope(RESPONSE_ACTIONS["Receive"], request.message_id,
+                          "<rsp:ReceiveResponse>" + _stream_element("stdout", command_id or "", b"")
+                          + _receive_body(command_id or "", b"", b"", 0) + "</rsp:ReceiveResponse>")
+        return _base64_capacity(request.max_envelope_size - len(empty))
 
 
 # ---------------------------------------------------------------------------- NTLM credentials
@@ -1126,9 +1295,11 @@ class EmulatedHost:
     def reset_stats(self) -> None:
         self.service.reset_stats()
 
-    def inventory_vars(self) -> dict[str, Any]:
-        """The host vars that make Ansible reach this host over WinRM."""
+    def inventory_vars(self, plugin: str | None = None) -> dict[str, Any]:
+        """The host vars that make Ansible reach this host over WinRM, with ``plugin`` (default: the host's)."""
         config = self.config
+        if (plugin or config.plugin) == "psrp":
+            return self._psrp_inventory_vars()
         host_vars: dict[str, Any] = {
             "ansible_host": self.address,
             "ansible_port": self.port,
@@ -1141,6 +1312,28 @@ class EmulatedHost:
         }
         if config.scheme == "https":
             host_vars["ansible_winrm_server_cert_validation"] = "ignore"
+        host_vars.update(config.inventory_vars)
+        return host_vars
+
+    def _psrp_inventory_vars(self) -> dict[str, Any]:
+        """The same listener through the ``psrp`` connection plugin (ansible_psrp_* options)."""
+        config = self.config
+        host_vars: dict[str, Any] = {
+            "ansible_host": self.address,
+            "ansible_port": self.port,
+            "ansible_connection": "psrp",
+            "ansible_psrp_auth": config.client_auth,
+            "ansible_psrp_protocol": config.scheme,  # a custom port otherwise means https
+            "ansible_user": config.username,
+            "ansible_password": config.password,
+        }
+        if config.scheme == "https":
+            host_vars["ansible_psrp_cert_validation"] = "ignore"
+        elif config.client_auth == "basic":
+            # pypsrp refuses Basic over http unless told not to encrypt (Basic cannot seal messages).
+            host_vars["ansible_psrp_message_encryption"] = "never"
+        else:
+            host_vars["ansible_psrp_message_encryption"] = config.message_encryption
         host_vars.update(config.inventory_vars)
         return host_vars
 
@@ -1271,26 +1464,33 @@ class Fleet:
         operation_timeout_sec: int | None = None,
         read_timeout_sec: int | None = None,
         group: str = "windows",
+        plugin: str | None = None,
     ) -> Path:
         """Write an Ansible YAML inventory with every host of the fleet in ``group``.
 
         ``operation_timeout_sec`` / ``read_timeout_sec`` become ``ansible_winrm_*`` group vars
         (pywinrm requires read > operation); keep them short when a host hangs. ``extra_vars``
-        are further group vars; ``HostConfig.inventory_vars`` override per host.
+        are further group vars; ``HostConfig.inventory_vars`` override per host. ``plugin``
+        ("winrm" or "psrp") addresses every host through that connection plugin; by default each
+        host's ``HostConfig.plugin`` decides. The timeouts are written for both plugins.
         """
+        if plugin is not None and plugin not in CONNECTION_PLUGINS:
+            raise ValueError(f"plugin must be one of {CONNECTION_PLUGINS}, not {plugin!r}")
         group_vars: dict[str, Any] = {}
         if operation_timeout_sec is not None:
             group_vars["ansible_winrm_operation_timeout_sec"] = operation_timeout_sec
+            group_vars["ansible_psrp_operation_timeout"] = operation_timeout_sec
             if read_timeout_sec is None:
                 read_timeout_sec = operation_timeout_sec + 10
         if read_timeout_sec is not None:
             group_vars["ansible_winrm_read_timeout_sec"] = read_timeout_sec
+            group_vars["ansible_psrp_read_timeout"] = read_timeout_sec
         group_vars.update(extra_vars or {})
         document = {
             "all": {
                 "children": {
                     group: {
-                        "hosts": {host.name: host.inventory_vars() for host in self._hosts.values()},
+                        "hosts": {host.name: host.inventory_vars(plugin) for host in self._hosts.values()},
                         "vars": group_vars,
                     }
                 }

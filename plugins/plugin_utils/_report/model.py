@@ -249,14 +249,26 @@ def package_lines(run: t.Mapping[str, t.Any]) -> list[str]:
     if reasons:
         lines.append(reasons[0])
     for key in sorted(package):
-        value = package[key]
-        if key in ("path", "verdict", "reasons") or value is None or value == "" or isinstance(value, Mapping):
-            continue
-        if isinstance(value, (list, tuple)):
-            if not value or not all(isinstance(item, (str, int)) for item in value):
-                continue
-        lines.append(f"{str(key).replace('_', ' ').capitalize()}: {text(value)}")
+        shown = _package_field(package[key]) if key not in ("path", "verdict", "reasons") else ""
+        if shown:
+            lines.append(f"{str(key).replace('_', ' ').capitalize()}: {shown}")
     return lines
+
+
+def _plain_value(value: t.Any) -> bool:
+    return isinstance(value, (str, int, float)) and value != ""
+
+
+def _package_field(value: t.Any) -> str:
+    """A field of the package result in a few words: plain values, lists of them, and mappings of them
+    (a trust bundle's name and version); a certificate chain and other nested data are left out."""
+    if _plain_value(value):
+        return text(value)
+    if isinstance(value, (list, tuple)) and value and all(_plain_value(item) for item in value):
+        return text(value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{text(key)} {text(item)}" for key, item in value.items() if _plain_value(item))
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------

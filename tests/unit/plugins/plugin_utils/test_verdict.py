@@ -385,3 +385,76 @@ def test_garbage_is_unknown_with_a_reason(evidence):
     assert verdict["ready"] is False
     assert verdict["reasons"] and all(isinstance(r, str) and r for r in verdict["reasons"])
     assert verdict["required_kb"] == []
+
+
+# ---- a staged rollup whose restart state could not be read is never ready
+@pytest.mark.parametrize("reboot_pending", [None, False])
+def test_pending_rollup_with_unknown_reboot_state_is_never_ready(reboot_pending):
+    # QFE lists KB5006714 as soon as it is staged; CBS shows its package still install-pending.
+    evidence = record("6.3.9600", "Server", hotfixes=["KB2919355", "KB5006714"], rollup_builds=[],
+                      pending_rollup_builds=["9600.20144.1.5"], reboot_pending=reboot_pending)
+    verdict = evaluate(evidence)
+    assert verdict["status"] == "reboot_pending"
+    assert "install-pending" in verdict["reasons"][0]
+    assert not verdict["ready"]
+
+
+def test_installed_rollup_package_beside_a_staged_one_is_ready():
+    evidence = record("6.3.9600", "Server", hotfixes=["KB5006714"], rollup_builds=["9600.20144.1.5"],
+                      pending_rollup_builds=["9600.20200.1.3"], reboot_pending=None)
+    assert evaluate(evidence)["status"] == "ready"
+
+
+# ---- booleans are read the way Ansible reads them
+@pytest.mark.parametrize("text, present", [("yes", True), ("Y", True), ("t", True), ("on", True), (1, True),
+                                           (1.0, True), ("no", False), ("N", False), ("off", False), ("0", False),
+                                           (0, False)])
+def test_booleans_follow_ansible(text, present):
+    verdict = evaluate(record("10.0.17763.2237", "Server", root_ca_present=text))
+    assert verdict["root_ca"]["present"] is present
+
+
+@pytest.mark.parametrize("value", ["maybe", 2, "", [True], {"a": 1}])
+def test_other_booleans_are_unusable(value):
+    verdict = evaluate(record("10.0.17763.2237", "Server", reboot_pending=value))
+    assert verdict["status"] == "unknown"
+    assert any("reboot_pending must be true, false or null" in reason for reason in verdict["reasons"])
+
+
+# ---- agent service states: one vocabulary with the runner
+@pytest.mark.parametrize("state, down", [("Running", False), ("StartPending", False), ("ContinuePending", False),
+                                         ("Stopped", True), ("StopPending", True), ("PausePending", True),
+                                         ("Paused", True), ("missing", True), ("disabled", True),
+                                         ("stop_pending", True)])
+def test_agent_service_states(state, down):
+    agent = {"product": "apex_one", "version": "14.0.0.12526", "service_state": state}
+    impact = evaluate(record("10.0.17763.2237", "Server", agents=[agent]))["agents"][0]
+    assert impact["service_state"] == state.lower().replace("_", "")
+    assert impact["service_down"] is down
+    assert any("not protected now" in advice for advice in impact["advice"]) is down
+
+
+# ---- product notes are catalog fields
+def test_reloop_note_only_on_unready_hosts_at_or_below_the_build():
+    agent = {"product": "apex_one", "version": "14.0.0.11960", "service_state": "running"}
+    unready = evaluate(record("6.3.9600", "Server", hotfixes=[], agents=[agent]))["agents"][0]
+    assert any("build 11960 or lower" in advice for advice in unready["advice"])
+    ready = evaluate(record("6.3.9600", "Server", hotfixes=["KB5006714"], agents=[agent]))["agents"][0]
+    assert not any("build 11960 or lower" in advice for advice in ready["advice"])
+    newer = evaluate(record("6.3.9600", "Server", hotfixes=[], agents=[{**agent, "version": "14.0.0.12526"}]))
+    assert not any("build 11960 or lower" in advice for advice in newer["agents"][0]["advice"])
+
+
+def test_windows_7_note_is_for_clients_only():
+    agent = {"product": "wfbs", "version": "10.0.0.3104", "service_state": "running"}
+    client = evaluate(record("6.1.7601", "Client", hotfixes=[], esu=False, agents=[agent]))["agents"][0]
+    server = evaluate(record("6.1.7601", "Server", hotfixes=[], esu=False, agents=[agent]))["agents"][0]
+    assert any("Windows 7" in advice for advice in client["advice"])
+    assert not any("Windows 7" in advice for advice in server["advice"])
+
+
+def test_service_pack_prerequisite_only_on_the_build_without_it():
+    sp2 = evaluate(record("6.0.6001", "Server", hotfixes=[], esu=True))
+    assert sp2["prerequisites"][0] == "KB948465"
+    current = evaluate(record("6.0.6003", "Server", hotfixes=[], esu=True))
+    assert "KB948465" not in current["prerequisites"]

@@ -65,13 +65,14 @@ def issue(
     eku: list | None = None,
     key_kind: str = "rsa",
     reuse: Identity | None = None,
+    organization: str = "codesign.windows tests",
 ) -> Identity:
     """Issue a certificate; without an issuer it is a self-signed root.
 
     ``reuse`` keeps another certificate's name and key: that is how a cross-certificate is made.
     """
     key = reuse.key if reuse else new_key(key_kind)
-    subject = reuse.cert.subject if reuse else _name(common_name)
+    subject = reuse.cert.subject if reuse else _name(common_name, organization)
     signer_key = issuer.key if issuer else key
     builder = (
         x509.CertificateBuilder()
@@ -132,12 +133,15 @@ def hierarchy(
     root: Identity | None = None,
     intermediate: Identity | None = None,
     key_kind: str = "rsa",
+    root_name: str | None = None,
+    organization: str = "codesign.windows tests",
 ) -> Hierarchy:
     """A root valid for years, an intermediate, and a leaf that by default lives three days like an ACS leaf."""
     start = now()
     if root is None:
-        root = issue(f"{label} Root CA", not_before=start - datetime.timedelta(days=3650),
-                     not_after=start + datetime.timedelta(days=3650), ca=True, key_kind=key_kind)
+        root = issue(root_name or f"{label} Root CA", not_before=start - datetime.timedelta(days=3650),
+                     not_after=start + datetime.timedelta(days=3650), ca=True, key_kind=key_kind,
+                     organization=organization)
     if intermediate is None:
         intermediate = issue(f"{label} Code Signing CA", issuer=root, not_before=start - datetime.timedelta(days=1000),
                              not_after=start + datetime.timedelta(days=1000), ca=True, key_kind=key_kind)

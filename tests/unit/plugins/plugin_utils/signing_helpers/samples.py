@@ -238,3 +238,17 @@ def make_msi(payload: bytes = b"codesign.windows test payload") -> bytes:
         modified=133000000000000000,
     )
     return make_compound_file(root)
+
+
+def pe_with_signature(pe: bytes, blob: bytes) -> bytes:
+    """``pe`` (a PE32 from make_pe) with ``blob`` as its certificate table, as a signing tool lays it out."""
+    image = bytearray(pe.ljust(-(-len(pe) // 8) * 8, b"\0"))
+    entry = struct.pack("<IHH", 8 + len(blob), 0x0200, 0x0002) + blob
+    entry = entry.ljust(-(-len(entry) // 8) * 8, b"\0")
+    struct.pack_into("<II", image, 0x40 + 24 + 96 + 8 * 4, len(image), len(entry))
+    return bytes(image) + entry
+
+
+def cfb_fat_offset(sector: int) -> int:
+    """Where the FAT entry of ``sector`` lies in a file from make_compound_file (its FAT sectors come first)."""
+    return SECTOR + 4 * sector

@@ -281,3 +281,32 @@ class TimestampServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+def with_unsigned_attribute(blob: bytes, attribute_oid: str, values: list) -> bytes:
+    """``blob`` (a ContentInfo with SignedData) with an unsigned attribute added to its signer.
+
+    Unsigned attributes are outside what the signer signs, so the result still verifies; this is
+    how nested-signature and timestamp bombs are made.
+    """
+    _tag, content_info, _end = _read(blob)
+    items = _children(content_info)
+    _tag, explicit, _end = _read(tlv(*items[1]))
+    _tag, signed_data, _end = _read(explicit)
+    parts = _children(signed_data)
+    signer_set_index = max(i for i, (tag, _value) in enumerate(parts) if tag == 0x31)
+    signer_parts = _children(_children(parts[signer_set_index][1])[0][1])
+    attribute = seq(oid(attribute_oid), tlv(0x31, b"".join(values)))
+    if signer_parts[-1][0] == 0xA1:
+        signer_parts[-1] = (0xA1, signer_parts[-1][1] + attribute)
+    else:
+        signer_parts.append((0xA1, attribute))
+    signer = seq(*(tlv(tag, value) for tag, value in signer_parts))
+    parts[signer_set_index] = (0x31, signer)
+    rebuilt = seq(*(tlv(tag, value) for tag, value in parts))
+    return seq(tlv(*items[0]), tlv(0xA0, rebuilt))
+
+
+def with_nested_signatures(blob: bytes, nested: list) -> bytes:
+    """``blob`` with ``nested`` added as nested signatures of its signer."""
+    return with_unsigned_attribute(blob, "1.3.6.1.4.1.311.2.4.1", nested)

@@ -1,0 +1,44 @@
+"""The collection's PowerShell runner, executed line by line by the interpreter against every emulated host's
+model, gives the controller the same evidence as the emulator's independent Python reading of the probes.
+
+Two independent readings of one model: where they disagree, either the runner or the model reading is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.codesign.windows.plugins.plugin_utils import _evidence, _probes
+from emulator import probe_runner
+from emulator.pwsh.dotnet import run_script
+from emulator.windows import load_fleet
+
+HOSTS = [host for host in load_fleet() if host.powershell is not None]
+
+
+@pytest.fixture(scope="module")
+def script():
+    subsets = list(_probes.SUBSETS)
+    probes = _probes.build_probes(subsets)
+    return subsets, probes, _probes.render_script(probes, timeout_ms=10_000)
+
+
+def _facts(stdout: str, probes, subsets, host):
+    document = _evidence.parse_runner_output(0, stdout, "")
+    return _evidence.build_facts(document, probes, subsets, {"esu": None, "offline": None})
+
+
+@pytest.mark.parametrize("host", HOSTS, ids=[host.name for host in HOSTS])
+def test_executed_runner_gives_the_same_evidence_as_the_model(host, script):
+    subsets, probes, text = script
+    executed = run_script(host, _probes.BOOTSTRAP, input_lines=text.splitlines())
+    assert len(executed) == 1 and isinstance(executed[0], str), executed
+    document = json.loads(executed[0])
+    assert document["complete"] is True and document["powershell"] == host.powershell
+    assert executed[0].isascii()
+    modelled = probe_runner.run(host, text, sleep=lambda seconds: None)
+    mine, theirs = _facts(executed[0], probes, subsets, host), _facts(modelled, probes, subsets, host)
+    assert mine["evidence"] == theirs["evidence"]
+    assert [(e["probe"], e["category"]) for e in mine["errors"]] == [(e["probe"], e["category"]) for e in theirs["errors"]]

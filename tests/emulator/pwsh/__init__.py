@@ -1,0 +1,1 @@
+"""A PowerShell 2.0 interpreter for the scripts codesign.windows sends: see interpreter.py."""
