@@ -22,7 +22,11 @@ description:
   - Never reports a change; it connects to no host. The P(codesign.windows.acs_readiness#role) role runs it for you.
 options:
   directory:
-    description: Directory on the controller for the report files; created when missing. A relative path is taken from the directory C(ansible-playbook) runs in; the returned paths are absolute.
+    description:
+      - Directory on the controller for the report files; created when missing. A relative path is taken from
+        the directory C(ansible-playbook) runs in; the returned paths are absolute.
+      - Runs writing into one directory at the same time take turns through a lock file there
+        (C(.<basename>.lock)); on NFS such locks are not reliable.
     type: path
     required: true
   run_id:
