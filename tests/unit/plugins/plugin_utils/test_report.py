@@ -6,6 +6,7 @@ import copy
 import csv
 import datetime
 import errno
+import gc
 import html
 import io
 import json
@@ -705,3 +706,18 @@ def test_a_new_run_removes_the_formats_it_does_not_write(tmp_path):
     _report.update_reports([record("c")], {**RUN, "run_id": "run-2"}, tmp_path, formats=("json", "csv"))
     assert sorted(os.listdir(tmp_path)) == [".acs-readiness.lock", "acs-readiness-run-1.json", "acs-readiness-run-2.json",
                                             "acs-readiness.csv", "acs-readiness.json"]
+
+
+def test_rendering_leaves_the_cycle_collector_as_it_found_it(sample_document):
+    assert gc.isenabled()
+    render_html(sample_document)
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        render_html(["not", "a", "document"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        render_html(sample_document)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
