@@ -17,6 +17,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 # ship; the oldest meta/runtime.yml allows) and 2.19 (the newest on 3.11), each in its own venv.
 COMPAT_PYTHON ?= $(shell scripts/find-python 3.11)
 REPORT_DIR ?= $(CURDIR)/reports
+# The pinned JavaScript linter (tests/js/package.json and its lock), installed apart from the sources.
+JS_TOOLS := .work/js
 
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
@@ -24,7 +26,8 @@ export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help demo test setup system-deps unit e2e sanity lint docs-check changelog-lint \
-        molecule compat compat-core2.16 compat-core2.19 e2e-gather importer benchmark clean requirements-refresh
+        molecule compat compat-core2.16 compat-core2.19 e2e-gather importer benchmark clean requirements-refresh \
+        js-lint
 
 help:
 	@echo "make demo   - start the emulated Windows fleet, assess it, write reports/ (HTML, CSV, JSON)"
@@ -82,8 +85,18 @@ docs-check: setup
 changelog-lint: setup
 	$(BIN)/antsibull-changelog lint
 
-lint: setup
+lint: setup js-lint
 	$(BIN)/ansible-lint --offline -q
+
+$(JS_TOOLS)/.installed: tests/js/package.json tests/js/package-lock.json
+	mkdir -p $(JS_TOOLS)
+	cp tests/js/package.json tests/js/package-lock.json $(JS_TOOLS)/
+	cd $(JS_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The script the HTML report ships (plugins/plugin_utils/_report/templates/report.js).
+js-lint: $(JS_TOOLS)/.installed
+	$(JS_TOOLS)/node_modules/.bin/eslint --config tests/js/eslint.config.mjs --max-warnings 0 'plugins/**/*.js'
 
 sanity: setup
 	$(BIN)/python scripts/run-sanity --python $(PYTHON)

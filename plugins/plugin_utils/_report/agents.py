@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to codesign.windows
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the report knows about Trend Micro agents: service states, names, and per-product lists.
+
+Everything the report does with agents is in this one module, so that one shared agent model
+can take its place in one step.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from collections.abc import Mapping
+
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import flag, natural, text, texts, unique
+
+# A stopped or vanished agent leaves the host unprotected today, whatever its ACS readiness.
+SERVICE_DOWN_STATES = frozenset(("stopped", "missing", "notfound", "disabled", "stoppending", "paused", "pausepending"))
+
+
+def service_down(state: str | None) -> bool:
+    return bool(state) and re.sub("[^a-z]", "", state.lower()) in SERVICE_DOWN_STATES
+
+
+def short_product_name(name: str) -> str:
+    # "Trend Micro Deep Security Agent / Cloud One Workload Security" does not fit a table cell.
+    short = name[len("Trend Micro "):] if name.startswith("Trend Micro ") else name
+    return short.split(" / ")[0].strip() or name
+
+
+def agents_of(verdict: t.Mapping[str, t.Any], evidence: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The host's agents as the report shows them: the verdict's, else (no verdict) the evidence's."""
+    items = verdict.get("agents")
+    if not isinstance(items, list) or not items:
+        # Without a verdict the evidence still shows a stopped agent service.
+        items = evidence.get("agents") if isinstance(evidence.get("agents"), list) else []
+    agents = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        product = text(item.get("product")) or "unknown"
+        state = item.get("service_state")
+        state = state.strip().lower() if isinstance(state, str) and state.strip() else None
+        name = text(item.get("name")) or product
+        agents.append({
+            "product": product,
+            "name": name,
+            "label": short_product_name(name),
+            "version": text(item.get("version")),
+            "service_state": state,
+            "service_down": service_down(state),
+            "upgrade_safe": item.get("upgrade_safe") is True,
+            "affected": flag(item.get("affected")),
+            "advice": texts(item.get("advice")),
+        })
+    return agents
+
+
+def products(views: list[dict[str, t.Any]], hold_back_statuses: tuple[str, ...]) -> dict[str, dict[str, t.Any]]:
+    """Per product: the hosts that may take an ACS-signed build, those that may not, versions."""
+    entries: dict[str, dict[str, t.Any]] = {}
+    for view in views:
+        for agent in view["agents"]:
+            entry = entries.setdefault(agent["product"], {
+                "name": agent["name"], "ready_hosts": [], "not_ready_hosts": [], "hold_back_hosts": [],
+                "service_down_hosts": [], "versions": {}})
+            version = agent["version"] or "unknown"
+            entry["versions"][version] = entry["versions"].get(version, 0) + 1
+            entry["ready_hosts" if agent["upgrade_safe"] else "not_ready_hosts"].append(view["host"])
+            if view["status"] in hold_back_statuses:
+                entry["hold_back_hosts"].append(view["host"])
+            if agent["service_down"]:
+                entry["service_down_hosts"].append(view["host"])
+    for entry in entries.values():
+        for key in ("ready_hosts", "not_ready_hosts", "hold_back_hosts", "service_down_hosts"):
+            entry[key] = sorted(set(entry[key]), key=natural)
+        # A host with two agents of one product must not be both ready and not ready.
+        not_ready = set(entry["not_ready_hosts"])
+        entry["ready_hosts"] = [host for host in entry["ready_hosts"] if host not in not_ready]
+        entry.update(total=len(entry["ready_hosts"]) + len(entry["not_ready_hosts"]), ready=len(entry["ready_hosts"]),
+                     not_ready=len(entry["not_ready_hosts"]))
+    return dict(sorted(entries.items()))
+
+
+def hold_back_agents(agents: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    return [{"product": agent["product"], "name": agent["name"], "version": agent["version"] or None,
+             "service_state": agent["service_state"]} for agent in agents]
+
+
+def hold_back_advice(agents: list[dict[str, t.Any]]) -> list[str]:
+    return unique(advice for agent in agents for advice in agent["advice"])
+
+
+def agent_text(agent: t.Mapping[str, t.Any]) -> str:
+    return " ".join(part for part in (agent["label"], agent["version"]) if part)
+
+
+def document_agent_text(agent: t.Mapping[str, t.Any]) -> str:
+    """An agent of a document's hold-back entry (read back from JSON), in a few words."""
+    return " ".join(part for part in (short_product_name(text(agent.get("name") or agent.get("product"))),
+                                      text(agent.get("version"))) if part)
+
+
+def service_text(agents: list[dict[str, t.Any]]) -> str:
+    states = unique((agent["service_state"] or "unknown").replace("_", " ") for agent in agents)
+    return ", ".join(state.capitalize() for state in states)
+
+
+def csv_agents(agents: list[dict[str, t.Any]]) -> str:
+    return "; ".join(" ".join(part for part in (agent["product"], agent["version"], agent["service_state"] or "")
+                              if part) for agent in agents)

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to codesign.windows
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plain data and text from whatever hostvars held: never a traceback, whatever the type."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import typing as t
+from collections.abc import Mapping
+
+from ansible.module_utils.parsing.convert_bool import boolean
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Only ASCII digits: str.isdigit() and int() also take "²" or "٣", and int() refuses the former.
+_DIGITS = re.compile("([0-9]+)")
+_SAFE_URL = re.compile(r"^https?://[^\s\"'<>`\\]+$", re.IGNORECASE)
+_MAX_DEPTH = 64
+
+
+def clean(text: str) -> str:
+    if text.isascii():
+        return str(text)
+    # Undecodable bytes reach Python as lone surrogates, which no UTF-8 file can hold.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return str(text)
+
+
+def plain(value: t.Any, depth: int = 0) -> t.Any:
+    """The value as JSON data (str keys, no NaN, no sets or bytes), whatever hostvars held."""
+    kind = type(value)
+    if kind is str:
+        return clean(value)
+    if value is None or kind is bool or kind is int:
+        return value
+    if depth > _MAX_DEPTH:
+        return clean(str(value))
+    if kind is dict:
+        return {clean(str(key)): plain(item, depth + 1) for key, item in value.items()}
+    if kind is list:
+        return [plain(item, depth + 1) for item in value]
+    # Subclasses (Ansible's tagged and unsafe values among them) take the slower, general path.
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, Mapping):
+        return {clean(str(key)): plain(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item, depth + 1) for item in value]
+    if isinstance(value, (set, frozenset)):
+        items = [plain(item, depth + 1) for item in value]
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return clean(str(value))
+
+
+def text(value: t.Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(text(item) for item in value)
+    return str(value)
+
+
+def opt_text(value: t.Any) -> str | None:
+    return None if value is None else text(value)
+
+
+def texts(value: t.Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [item_text for item_text in (text(item) for item in value if item is not None) if item_text]
+    single = text(value)
+    return [single] if single else []
+
+
+def mapping(value: t.Any) -> t.Mapping[str, t.Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def flag(value: t.Any) -> bool | None:
+    """True, False, or None when the value is no boolean at all (Ansible's own reading of yes/no/1/0)."""
+    if value is None:
+        return None
+    try:
+        return boolean(value, strict=True)
+    except (TypeError, ValueError):
+        return None
+
+
+def natural(name: str) -> tuple:
+    """Sort key: web2 before web10, case-insensitive, ties broken by the exact name.
+
+    Digit runs compare by length, then by text, after leading zeros: no int(), which refuses
+    runs longer than 4,300 digits.
+    """
+    parts = []
+    for position, part in enumerate(_DIGITS.split(name)):
+        if not part:
+            continue
+        if position % 2:
+            number = part.lstrip("0") or "0"
+            parts.append((0, len(number), number))
+        else:
+            parts.append((1, 0, part.casefold()))
+    return tuple(parts), name
+
+
+def safe_url(value: t.Any) -> str | None:
+    # Only web links: a hand-edited catalog must not turn a link into javascript: or file:.
+    if isinstance(value, str) and _SAFE_URL.match(value.strip()):
+        return value.strip()
+    return None
+
+
+def unique(items: t.Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def display(value: t.Any) -> str:
+    """Text with control characters made visible: a host's error must not drive a terminal or the page."""
+    shown = clean(text(value))
+    if _CONTROL.search(shown):
+        shown = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", shown)
+    return shown
+
+
+def shorten(value: str, limit: int) -> str:
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[:limit - 1].rstrip() + "\u2026"

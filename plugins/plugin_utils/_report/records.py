@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to codesign.windows
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host records from what a play left in hostvars: the gathered result, the verdict, the gate decision."""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+
+from ansible_collections.codesign.windows.plugins.plugin_utils._gate import decide
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import NOT_GATHERED
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import mapping, plain, texts
+from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
+
+
+def _get(host_vars: t.Any, name: str) -> t.Any:
+    try:
+        return host_vars.get(name) if hasattr(host_vars, "get") else None
+    except Exception:  # pylint: disable=broad-except
+        # An undefined or broken variable of one host must not lose the whole report.
+        return None
+
+
+def missing_text(verdict: t.Mapping[str, t.Any] | None) -> str | None:
+    """What keeps the host from being ready, in words: the verdict's first reason, and the root
+    certificate when it is needed (for needs_root_ca the first reason says the update is in place)."""
+    if not verdict or verdict.get("ready"):
+        return None
+    parts = [] if verdict.get("status") == "needs_root_ca" else texts(verdict.get("reasons"))[:1]
+    root = mapping(verdict.get("root_ca"))
+    if root.get("needed"):
+        parts.append(f"the root certificate {root.get('name')} (SHA-1 {root.get('sha1')}) must be imported")
+    return "; ".join(parts) or None
+
+
+def host_record(host: str, host_vars: t.Any, *, gathered_var: str, verdict_var: str, gate_mode: str,
+                policy_21h2: str, catalog: t.Any, package: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
+    """The report record of one host of the play, with the gate's decision for it."""
+    gathered = plain(_get(host_vars, gathered_var))
+    verdict = plain(_get(host_vars, verdict_var))
+    record: dict[str, t.Any] = {"host": host, "status": None, "error": None, "verdict": None, "evidence": None,
+                                "warnings": [], "gate": None, "gathered_at": None}
+    if not isinstance(gathered, dict) or gathered.get("skipped"):
+        record.update(status="failed", error=f"{NOT_GATHERED} (skipped, or the play ended for it before gathering)")
+    elif gathered.get("unreachable"):
+        record.update(status="unreachable", error=str(gathered.get("msg") or "unreachable"))
+    elif not isinstance(mapping(gathered.get("ansible_facts")).get("acs"), dict):
+        # failed_when: false keeps the host in the play; the missing facts tell the failure.
+        record.update(status="failed", error=str(gathered.get("msg") or "acs_facts returned no evidence"))
+    else:
+        facts = gathered["ansible_facts"]["acs"]
+        evidence = facts.get("evidence")
+        if not isinstance(verdict, dict) or "status" not in verdict:
+            verdict = evaluate(evidence, policy_21h2=policy_21h2, catalog=catalog)
+        record.update(status=verdict["status"], verdict=verdict, evidence=evidence, gathered_at=facts.get("gathered_at"))
+    record["warnings"] = texts(gathered.get("warnings")) if isinstance(gathered, dict) else []
+    ready = bool(record["verdict"] and record["verdict"].get("ready") is True)
+    record["gate"] = decide(gate_mode, record["status"], ready, record["error"], package,
+                            missing=missing_text(record["verdict"]))
+    return record
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

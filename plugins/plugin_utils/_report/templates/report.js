@@ -1,0 +1,236 @@
+(function () {
+  "use strict";
+  var ORDER = JSON.parse(document.getElementById("status-order").textContent);
+  var DETAILS = JSON.parse(document.getElementById("host-details").textContent);
+  var section = document.getElementById("host-table");
+  var table = document.getElementById("hosts");
+  var tbody = table.tBodies[0];
+  var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
+  var filterBox = document.getElementById("filter");
+  var statusBox = document.getElementById("status-filter");
+  var pageSizeBox = document.getElementById("page-size");
+  var shown = document.getElementById("shown");
+  var pager = document.getElementById("pager");
+  var pageText = document.getElementById("page-text");
+  var previous = document.getElementById("page-previous");
+  var next = document.getElementById("page-next");
+  var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
+  // Every host row, in the current sort order; only the current page is in the document, because
+  // a table of 10,000 rows takes seconds to lay out again after each change.
+  var rows = Array.prototype.slice.call(tbody.rows);
+  var matches = rows;
+  var page = 0;
+  var opened = new Map();
+  var texts = new Map();
+  var timer = null;
+
+  function rowText(row) {
+    var text = texts.get(row);
+    if (text === undefined) {
+      text = row.textContent.toLowerCase();
+      texts.set(row, text);
+    }
+    return text;
+  }
+
+  function matchesFilter(row, terms, want) {
+    var ok = !want || (want === "attention" ? row.hasAttribute("data-attention") : row.getAttribute("data-status") === want);
+    if (ok && terms.length) {
+      var text = rowText(row);
+      ok = terms.every(function (term) { return text.indexOf(term) !== -1; });
+    }
+    return ok;
+  }
+
+  function render() {
+    var size = Number(pageSizeBox.value) || matches.length || 1;
+    var pages = Math.max(1, Math.ceil(matches.length / size));
+    page = Math.min(Math.max(page, 0), pages - 1);
+    var fragment = document.createDocumentFragment();
+    matches.slice(page * size, (page + 1) * size).forEach(function (row) {
+      row.cells[1].tabIndex = 0;
+      fragment.appendChild(row);
+      var detail = opened.get(row);
+      if (detail) { fragment.appendChild(detail); }
+    });
+    tbody.textContent = "";
+    tbody.appendChild(fragment);
+    shown.textContent = matches.length + " of " + rows.length + " hosts match";
+    pager.hidden = pages < 2;
+    pageText.textContent = "Page " + (page + 1) + " of " + pages + " (hosts " + (matches.length ? page * size + 1 : 0) +
+      "\u2013" + Math.min((page + 1) * size, matches.length) + ")";
+    previous.disabled = page === 0;
+    next.disabled = page >= pages - 1;
+  }
+
+  function applyFilter() {
+    var terms = filterBox.value.toLowerCase().split(/\s+/).filter(Boolean);
+    var want = statusBox.value;
+    matches = rows.filter(function (row) { return matchesFilter(row, terms, want); });
+    page = 0;
+    render();
+  }
+
+  function sortKey(row, index, kind) {
+    if (kind === "status") { return ORDER[row.getAttribute("data-status")]; }
+    var text = row.cells[index].textContent;
+    return kind === "num" ? Number(text) : text;
+  }
+
+  function sortBy(th) {
+    var index = headers.indexOf(th);
+    var kind = th.getAttribute("data-kind");
+    var direction = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+    headers.forEach(function (other) { other.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", direction === 1 ? "ascending" : "descending");
+    var keyed = rows.map(function (row, position) { return [sortKey(row, index, kind), position, row]; });
+    keyed.sort(function (a, b) {
+      var order = typeof a[0] === "number" ? a[0] - b[0] : collator.compare(a[0], b[0]);
+      return order ? order * direction : a[1] - b[1];
+    });
+    rows = keyed.map(function (item) { return item[2]; });
+    var matching = new Set(matches);
+    matches = rows.filter(function (row) { return matching.has(row); });
+    page = 0;
+    render();
+  }
+
+  function add(parent, tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    if (className) { node.className = className; }
+    parent.appendChild(node);
+    return node;
+  }
+
+  function addList(parent, title, items, ordered) {
+    if (!items || !items.length) { return; }
+    add(parent, "h4", title);
+    var list = add(parent, ordered ? "ol" : "ul");
+    items.forEach(function (item) { add(list, "li", item); });
+  }
+
+  // Built with textContent only: nothing from the data is ever parsed as markup.
+  function buildDetail(row) {
+    var data = DETAILS[Number(row.getAttribute("data-detail"))] || {};
+    var tr = document.createElement("tr");
+    tr.className = "detail";
+    var td = add(tr, "td");
+    td.colSpan = row.cells.length;
+    if (data.kbs && data.kbs.length) {
+      add(td, "h4", data.kbs.length > 1 ? "Windows update needed (any one of these)" : "Windows update needed");
+      var kbList = add(td, "ul");
+      data.kbs.forEach(function (kb) {
+        var li = add(kbList, "li");
+        add(li, "strong", kb.kb);
+        var extra = [kb.kind, kb.title, kb.architecture, kb.released ? "released " + kb.released : ""].filter(Boolean);
+        if (extra.length) { li.appendChild(document.createTextNode(" \u2014 " + extra.join(", ") + " ")); }
+        if (kb.url && /^https?:\/\//i.test(kb.url)) {
+          var link = add(li, "a", "Microsoft Update Catalog");
+          link.href = kb.url;
+          link.target = "_blank";
+          link.rel = "noopener noreferrer";
+        }
+      });
+    }
+    addList(td, "Prerequisite updates", data.prerequisites);
+    addList(td, "Prerequisites not found on the host", data.missing_prerequisites);
+    if (data.satisfied_by) { add(td, "h4", "Update found"); add(td, "div", data.satisfied_by); }
+    if (data.root_ca) { add(td, "h4", "Root certificate"); add(td, "div", data.root_ca); }
+    addList(td, "Why", data.reasons);
+    addList(td, "What to do", data.actions, true);
+    (data.agents || []).forEach(function (agent) {
+      add(td, "h4", "Trend Micro agent: " + agent.name + (agent.version ? " " + agent.version : "") +
+          " (service " + (agent.service_state || "unknown") + "; " +
+          (agent.upgrade_safe ? "safe to upgrade" : "do not upgrade yet") + ")");
+      var list = add(td, "ul");
+      (agent.advice || []).forEach(function (item) { add(list, "li", item); });
+    });
+    addList(td, "Warnings", data.warnings);
+    if (data.error) { add(td, "h4", "Error"); add(td, "pre", data.error); }
+    if (data.gate) { add(td, "h4", "Upgrade gate"); add(td, "div", data.gate); }
+    if (row.getAttribute("data-at")) { add(td, "p", "Checked at " + row.getAttribute("data-at"), "muted"); }
+    return tr;
+  }
+
+  function toggle(row) {
+    var detail = opened.get(row);
+    if (detail) {
+      detail.remove();
+      opened.delete(row);
+      row.classList.remove("open");
+      row.cells[1].setAttribute("aria-expanded", "false");
+      return;
+    }
+    detail = buildDetail(row);
+    row.after(detail);
+    opened.set(row, detail);
+    row.classList.add("open");
+    row.cells[1].setAttribute("aria-expanded", "true");
+  }
+
+  function copy(text, button) {
+    var label = button.textContent;
+    function done() {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    }
+    function fallback() {
+      var area = document.createElement("textarea");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      try { document.execCommand("copy"); done(); } catch (error) { button.textContent = "Select and copy by hand"; }
+      area.remove();
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  filterBox.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(applyFilter, rows.length > 2000 ? 200 : 60);
+  });
+  statusBox.addEventListener("change", applyFilter);
+  pageSizeBox.addEventListener("change", function () { page = 0; render(); });
+  previous.addEventListener("click", function () { page -= 1; render(); section.scrollIntoView(); });
+  next.addEventListener("click", function () { page += 1; render(); section.scrollIntoView(); });
+  headers.forEach(function (th) {
+    th.tabIndex = 0;
+    th.addEventListener("click", function () { sortBy(th); });
+    th.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sortBy(th); }
+    });
+  });
+  tbody.addEventListener("click", function (event) {
+    var cell = event.target.closest("td.host");
+    if (cell) { toggle(cell.parentNode); }
+  });
+  tbody.addEventListener("keydown", function (event) {
+    var cell = event.target.closest("td.host");
+    if (cell && (event.key === "Enter" || event.key === " ")) { event.preventDefault(); toggle(cell.parentNode); }
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-copy]");
+    if (button) {
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      var separator = button.getAttribute("data-separator");
+      var text = source.value;
+      if (separator) { text = text.split("\n").filter(Boolean).join(separator); }
+      copy(text, button);
+      return;
+    }
+    var bar = event.target.closest("[data-show-status]");
+    if (bar) {
+      event.preventDefault();
+      statusBox.value = bar.getAttribute("data-show-status");
+      applyFilter();
+      section.scrollIntoView();
+    }
+  });
+  render();
+  section.classList.add("live");
+}());
