@@ -21,7 +21,6 @@ from ansible.module_utils.common.text.formatters import human_to_bytes
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._exports import (
-    DEFAULT_MAX_FILE_SIZE,
     FORMATS,
     ExportSource,
     MappingError,
@@ -33,7 +32,7 @@ ARGUMENT_SPEC = {
     "paths": {"type": "list", "elements": "raw", "required": True},
     "format": {"type": "str", "default": "auto", "choices": list(FORMATS)},
     "mapping": {"type": "raw"},
-    "max_file_size": {"type": "raw", "default": DEFAULT_MAX_FILE_SIZE},   # documented as 256MiB
+    "max_file_size": {"type": "raw", "default": "256MiB"},
 }
 PATH_KEYS = ("path", "format", "mapping")
 # A mapping file is a few lines; anything far larger is not one.

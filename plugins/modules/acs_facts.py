@@ -67,7 +67,7 @@ options:
       - Whether the host is licensed for Extended Security Updates. Defaults to the host variable
         C(acs_esu); the V(esu) subset fills it when neither is set.
       - The host variable is read with Ansible's own boolean parser
-        (C(ansible.module_utils.parsing.convert_bool.boolean)): V(true), V(yes), V(on), V(1), V(t), V(y) in
+        (C(ansible.module_utils.parsing.convert_bool.boolean)). V(true), V(yes), V(on), V(1), V(t), V(y) in
         any case are true, V(false), V(no), V(off), V(0), V(f), V(n) are false; any other value is ignored
         (unknown) with a warning, never guessed.
     type: bool

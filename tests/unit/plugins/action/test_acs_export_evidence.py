@@ -122,3 +122,10 @@ def test_wrong_options_fail_with_a_message(exports, args, message):
     assert result.get("failed") is True, result
     assert result["msg"].startswith("acs_export_evidence: ")
     assert message in result["msg"], result["msg"]
+
+
+def test_the_documented_default_size_is_the_readers_default():
+    from ansible_collections.codesign.windows.plugins.action import acs_export_evidence
+    from ansible_collections.codesign.windows.plugins.plugin_utils._exports import DEFAULT_MAX_FILE_SIZE
+    default = acs_export_evidence.ARGUMENT_SPEC["max_file_size"]["default"]
+    assert acs_export_evidence.ActionModule._size(default) == DEFAULT_MAX_FILE_SIZE
