@@ -21,6 +21,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
     Catalog,
     TrendProduct,
 )
+from ansible_collections.codesign.windows.plugins.plugin_utils._hostnames import natural_key
 
 # ---------------------------------------------------------------------------------------------
 # Service states
@@ -289,14 +290,6 @@ def agents_impact(raw: t.Any, catalog: Catalog, host: HostContext, reasons: list
 # Per product, over a fleet
 # ---------------------------------------------------------------------------------------------
 HOLD_BACK_STATUSES = ("no_patch_path", "needs_esu")
-_ASCII_DIGITS = re.compile(r"([0-9]+)")
-
-
-def natural_key(name: str) -> tuple:
-    """Sort key: web2 before web10, case-insensitive, ties broken by the exact name (ASCII digits only)."""
-    parts = tuple((0, int(part), "") if part.isascii() and part.isdigit() else (1, 0, part.casefold())
-                  for part in _ASCII_DIGITS.split(name) if part)
-    return parts, name
 
 
 def aggregate_products(hosts: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, dict[str, t.Any]]:

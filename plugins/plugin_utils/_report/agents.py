@@ -1,26 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to codesign.windows
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the report knows about Trend Micro agents: service states, names, and per-product lists.
-
-Everything the report does with agents is in this one module, so that one shared agent model
-can take its place in one step.
+"""How the report shows Trend Micro agents. What an agent is, its service states and the per-product
+lists come from the shared agent model (plugin_utils/_agents.py); this module only shapes them for display.
 """
 
 from __future__ import annotations
 
-import re
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import flag, natural, text, texts, unique
-
-# A stopped or vanished agent leaves the host unprotected today, whatever its ACS readiness.
-SERVICE_DOWN_STATES = frozenset(("stopped", "missing", "notfound", "disabled", "stoppending", "paused", "pausepending"))
-
-
-def service_down(state: str | None) -> bool:
-    return bool(state) and re.sub("[^a-z]", "", state.lower()) in SERVICE_DOWN_STATES
+from ansible_collections.codesign.windows.plugins.plugin_utils._agents import (
+    aggregate_products,
+    normalize_service_state,
+    service_down,
+)
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import flag, text, texts, unique
 
 
 def short_product_name(name: str) -> str:
@@ -40,8 +35,7 @@ def agents_of(verdict: t.Mapping[str, t.Any], evidence: t.Mapping[str, t.Any]) -
         if not isinstance(item, Mapping):
             continue
         product = text(item.get("product")) or "unknown"
-        state = item.get("service_state")
-        state = state.strip().lower() if isinstance(state, str) and state.strip() else None
+        state = normalize_service_state(item.get("service_state"))
         name = text(item.get("name")) or product
         agents.append({
             "product": product,
@@ -57,30 +51,9 @@ def agents_of(verdict: t.Mapping[str, t.Any], evidence: t.Mapping[str, t.Any]) -
     return agents
 
 
-def products(views: list[dict[str, t.Any]], hold_back_statuses: tuple[str, ...]) -> dict[str, dict[str, t.Any]]:
+def products(views: list[dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
     """Per product: the hosts that may take an ACS-signed build, those that may not, versions."""
-    entries: dict[str, dict[str, t.Any]] = {}
-    for view in views:
-        for agent in view["agents"]:
-            entry = entries.setdefault(agent["product"], {
-                "name": agent["name"], "ready_hosts": [], "not_ready_hosts": [], "hold_back_hosts": [],
-                "service_down_hosts": [], "versions": {}})
-            version = agent["version"] or "unknown"
-            entry["versions"][version] = entry["versions"].get(version, 0) + 1
-            entry["ready_hosts" if agent["upgrade_safe"] else "not_ready_hosts"].append(view["host"])
-            if view["status"] in hold_back_statuses:
-                entry["hold_back_hosts"].append(view["host"])
-            if agent["service_down"]:
-                entry["service_down_hosts"].append(view["host"])
-    for entry in entries.values():
-        for key in ("ready_hosts", "not_ready_hosts", "hold_back_hosts", "service_down_hosts"):
-            entry[key] = sorted(set(entry[key]), key=natural)
-        # A host with two agents of one product must not be both ready and not ready.
-        not_ready = set(entry["not_ready_hosts"])
-        entry["ready_hosts"] = [host for host in entry["ready_hosts"] if host not in not_ready]
-        entry.update(total=len(entry["ready_hosts"]) + len(entry["not_ready_hosts"]), ready=len(entry["ready_hosts"]),
-                     not_ready=len(entry["not_ready_hosts"]))
-    return dict(sorted(entries.items()))
+    return aggregate_products(views)
 
 
 def hold_back_agents(agents: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:

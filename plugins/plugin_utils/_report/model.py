@@ -15,12 +15,13 @@ import re
 import typing as t
 from collections.abc import Mapping
 
+from ansible_collections.codesign.windows.plugins.plugin_utils._agents import HOLD_BACK_STATUSES
+from ansible_collections.codesign.windows.plugins.plugin_utils._hostnames import natural_key as natural
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import agents as agent_model
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import (
     clean,
     flag,
     mapping,
-    natural,
     opt_text,
     plain,
     safe_url,
@@ -34,7 +35,6 @@ REPORT_SCHEMA_VERSION = 1
 
 # Hosts that gave no verdict come first: nobody knows what an ACS-signed build would do to them.
 STATUS_ORDER = HOST_ERROR_STATUSES + STATUSES
-HOLD_BACK_STATUSES = ("no_patch_path", "needs_esu")
 NOT_ASSESSED_STATUSES = HOST_ERROR_STATUSES
 # The error of a host of the play that has no gathered result (yet): a later serial batch, or a host
 # that left the play before gathering. Such a record never replaces what another batch found.
@@ -354,7 +354,7 @@ def build_document(records: t.Any, run: t.Any, previous: t.Any = None) -> dict[s
         schema_version=REPORT_SCHEMA_VERSION,
         run=run_info,
         summary=_summary(hosts, views),
-        products=agent_model.products(views, HOLD_BACK_STATUSES),
+        products=agent_model.products(views),
         hold_back=_hold_back(views),
         hosts=hosts,
     )

@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from ansible.module_utils.parsing.convert_bool import boolean
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Only ASCII digits: str.isdigit() and int() also take "²" or "٣", and int() refuses the former.
-_DIGITS = re.compile("([0-9]+)")
 _SAFE_URL = re.compile(r"^https?://[^\s\"'<>`\\]+$", re.IGNORECASE)
 _MAX_DEPTH = 64
 
@@ -102,24 +100,6 @@ def flag(value: t.Any) -> bool | None:
         return boolean(value, strict=True)
     except (TypeError, ValueError):
         return None
-
-
-def natural(name: str) -> tuple:
-    """Sort key: web2 before web10, case-insensitive, ties broken by the exact name.
-
-    Digit runs compare by length, then by text, after leading zeros: no int(), which refuses
-    runs longer than 4,300 digits.
-    """
-    parts = []
-    for position, part in enumerate(_DIGITS.split(name)):
-        if not part:
-            continue
-        if position % 2:
-            number = part.lstrip("0") or "0"
-            parts.append((0, len(number), number))
-        else:
-            parts.append((1, 0, part.casefold()))
-    return tuple(parts), name
 
 
 def safe_url(value: t.Any) -> str | None:
