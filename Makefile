@@ -84,6 +84,7 @@ docs-check: setup
 
 changelog-lint: setup
 	$(BIN)/antsibull-changelog lint
+	$(BIN)/python scripts/check-changelog-release
 
 lint: setup js-lint
 	$(BIN)/ansible-lint --offline -q
