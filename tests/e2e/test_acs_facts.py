@@ -74,7 +74,7 @@ def test_one_command_and_at_most_six_requests_per_host(gathered, fleet, fleet_mo
     for name in basic:
         stats = fleet.stats(name)
         assert stats.commands_run == 1, (name, stats)
-        assert stats.requests <= 6, (name, stats)
+        assert stats.protocol_requests <= 6, (name, stats)
         assert stats.errors == (), (name, stats.errors)
 
 

@@ -69,7 +69,7 @@ def test_normal_hosts_still_take_one_command_and_at_most_six_requests(gathered, 
     for name in normal:
         stats = fleet.stats(name)
         assert stats.commands_run == 1, (name, stats)
-        assert stats.requests <= 6, (name, stats)
+        assert stats.protocol_requests <= 6, (name, stats)
 
 
 # ---- ESU --------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def gathered(psrp_fleet, tmp_path_factory):
     """The gather playbook over winrm, then over psrp; the psrp run's per-host request counts."""
     psrp_fleet.reset_stats()
     over_winrm = run_playbook(GATHER, psrp_fleet.winrm_inventory, tmp_path_factory.mktemp("winrm"))
-    psrp_fleet.winrm_requests = {host.name: host.stats().requests for host in psrp_fleet}
+    psrp_fleet.winrm_requests = {host.name: host.stats().protocol_requests for host in psrp_fleet}
     psrp_fleet.reset_stats()
     over_psrp = run_playbook(GATHER, psrp_fleet.psrp_inventory, tmp_path_factory.mktemp("psrp"))
     stats = {host.name: host.stats() for host in psrp_fleet}
@@ -103,9 +103,9 @@ def test_one_pipeline_and_few_requests_per_host(gathered, psrp_fleet):
         assert host.actions.get("Create") == 1 and host.actions.get("Delete") == 1, (name, host.actions)
         assert host.errors == (), (name, host.errors)
     for name in ("w2019-2210", "w2012r2-oct2021", "w2008r2-esu-ready"):
-        assert stats[name].requests == BASIC_REQUESTS, (name, stats[name])
+        assert stats[name].protocol_requests == BASIC_REQUESTS, (name, stats[name])
     for name in HOSTS:  # NTLM and HTTPS add only their authentication round trips, as over winrm
-        assert stats[name].requests <= psrp_fleet.winrm_requests[name], (name, stats[name].requests,
+        assert stats[name].protocol_requests <= psrp_fleet.winrm_requests[name], (name, stats[name].requests,
                                                                            psrp_fleet.winrm_requests[name])
     print("HTTP requests per host, psrp:", {name: stats[name].requests for name in HOSTS},
           "winrm:", psrp_fleet.winrm_requests)

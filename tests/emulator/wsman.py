@@ -187,8 +187,15 @@ class HostStats:
     actions: dict[str, int]  # WS-Man requests by action: Create, Command, Send, Receive, Signal, Delete
     auth_requests: int  # authentication round trips: 401 answers and the empty NTLM set-up POST
     commands_run: int  # commands started (stdin complete); a hung command counts too
+    operation_timeouts: int  # Receives answered with the w:TimedOut fault: the command was still running
     recent_commands: tuple[tuple[str, int], ...]  # the last N (command_line, stdin length), oldest first
     errors: tuple[str, ...]  # tracebacks of server or backend failures; empty in a healthy run
+
+    @property
+    def protocol_requests(self) -> int:
+        """The requests the exchange needs when every answer comes within the operation timeout: a Receive
+        that ended in w:TimedOut measures how long the command ran (a loaded machine), not the protocol."""
+        return self.requests - self.operation_timeouts
 
 
 # ---------------------------------------------------------------------------- WS-Man vocabulary
@@ -484,6 +491,7 @@ class _HostService:
             self._actions: Counter[str] = Counter()
             self._auth_requests = 0
             self._commands_run = 0
+            self._operation_timeouts = 0
             self._recent: deque[tuple[str, int]] = deque(maxlen=self._history)
             self._errors: list[str] = []
 
@@ -494,6 +502,7 @@ class _HostService:
                 actions=dict(self._actions),
                 auth_requests=self._auth_requests,
                 commands_run=self._commands_run,
+                operation_timeouts=self._operation_timeouts,
                 recent_commands=tuple(self._recent),
                 errors=tuple(self._errors),
             )
@@ -663,6 +672,7 @@ class _HostService:
                 raise _DropConnection()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                self._operation_timeouts += 1   # the caller holds self._cond
                 raise _operation_timeout_fault()
             self._cond.wait(remaining)
 
