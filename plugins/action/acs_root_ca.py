@@ -125,7 +125,7 @@ class ActionModule(ActionBase):
         except AnsibleError:
             raise
         except Exception as exc:  # pylint: disable=broad-except
-            module = type(exc).__module__.split(".")[0]
+            module = type(exc).__module__.split(".", maxsplit=1)[0]
             if isinstance(exc, OSError) or module in NETWORK_MODULES:
                 changing = " while adding the root (run again to see whether it was added)" if root else ""
                 raise AnsibleConnectionFailure(f"acs_root_ca: the connection to the host was lost{changing}: "

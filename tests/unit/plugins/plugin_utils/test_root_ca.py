@@ -103,7 +103,7 @@ def test_the_decision_table(present, action, stores, disallowed):
 
 @pytest.mark.parametrize("found", [
     None, [], "yes", {}, {**answer(), f"{ROOT_STORES['root']}\\{ROOT_CA_SHA1}": "true"},
-    {key: value for key, value in list(answer().items())[1:]},
+    dict(list(answer().items())[1:]),
 ])
 def test_stores_the_answer_does_not_state_are_unknown_never_absent(found):
     assert _root_ca.store_state(found) is None
