@@ -201,3 +201,47 @@ def test_installing_the_update_is_refused_before_any_host_is_contacted(fleet, se
     assert run.rc != 0
     assert "value of acs_readiness_remediate must be one of: none, root_ca, got: kb" in run.stdout
     assert commands(fleet) == sent
+
+
+class DropWhileAdding:
+    """The host's backend with one fault switched on mid-run: once the host has answered the operation's first
+    look, the connection drops on the next command's first Receive. That command is the add: the host runs it,
+    only its answer is lost (wsman.Faults.drop_on_receive; the fields may change while the fleet runs)."""
+
+    def __init__(self, host):
+        self.host = host
+        self.inner = host.config.backend
+        self.name = self.inner.name
+        self.armed = True
+
+    def run_command(self, command_line, stdin):
+        result = self.inner.run_command(command_line, stdin)
+        if self.armed and b"Invoke-AcsRootCa" in stdin and b"add = $false" in stdin:
+            self.armed = False
+            self.host.config.faults.drop_on_receive = True
+        return result
+
+
+def test_a_connection_lost_while_adding_fails_the_host_and_a_rerun_finds_the_root(tmp_path):
+    name = "w2012r2-airgap-noroot"
+    with build_fleet([name]) as running:
+        inventory = tmp_path / "hosts.yml"
+        running.inventory(inventory, operation_timeout_sec=2, read_timeout_sec=4,
+                          extra_vars={"acs_readiness_command_timeout": 30})
+        running.inventory_path = inventory
+        host = running[name]
+        fault = DropWhileAdding(host)
+        host.config.backend = fault
+        run, reports = remediate(running, tmp_path / "first")
+        assert not fault.armed and run.rc != 0
+        failed = [r["result"].get("msg", "") for r in run.host_results(name) if r["status"] == "failed"]
+        assert any("the connection to the host was lost while adding the root (run again to see whether it was "
+                   "added)" in message for message in failed), failed
+        model = fault.inner.model
+        assert has_root(model), "the host ran the command; only its answer was lost"
+        assert report_hosts(reports)[name]["status"] == "needs_root_ca", "not called fixed without seeing it"
+
+        host.config.faults.drop_on_receive = False
+        again, reports = remediate(running, tmp_path / "again")
+        assert again.rc == 0 and again.stats[name]["changed"] == 0, again.stdout[-3000:]
+        assert report_hosts(reports)[name]["status"] == "ready"
