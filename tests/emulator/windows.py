@@ -274,6 +274,7 @@ class WindowsHost:
     powershell_bits: int = 64              # 32: the command runs in a 32-bit PowerShell (WOW64)
     output_bom: bool = False               # the console writes UTF-8 with its preamble (code page 65001)
     display_language: str = "en-US"        # the language cmd.exe prints its messages in
+    administrator: bool = True             # the connecting account is a member of the local Administrators
 
     @property
     def wow64(self) -> bool:
@@ -305,6 +306,14 @@ class WindowsHost:
         if lowered == "softwarelicensingproduct":
             return [dict(row) for row in self.esu_licenses]
         raise LookupError(f"Invalid class \"{wmi_class}\"")
+
+    # ---- certificate stores -------------------------------------------------------------------
+    def add_certificate(self, store: str, der: bytes, thumbprint: str) -> None:
+        """A certificate added to a LocalMachine system store lands in the store's registry key as a subkey named
+        by its SHA-1 thumbprint, its Blob value holding the certificate (the model keeps the DER bytes; Windows
+        keeps them inside a serialized property list).
+        https://learn.microsoft.com/en-us/windows/win32/seccrypto/system-store-locations"""
+        self.registry.set(f"{CERT_STORES[store]}\\{thumbprint}", "Blob", bytes(der))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,6 +519,7 @@ def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[s
         culture=str(fixture.get("culture", "en-US")), language_mode=str(fixture.get("language_mode", "FullLanguage")),
         powershell_bits=int(fixture.get("powershell_bits", 64)), output_bom=bool(fixture.get("output_bom", False)),
         display_language=str(fixture.get("display_language", "en-US")),
+        administrator=bool(fixture.get("administrator", True)),
     )
     if host.culture not in CULTURE_DATE_ORDER:
         raise ValueError(f"{name}: culture {host.culture!r} is not modelled; choose from {sorted(CULTURE_DATE_ORDER)}")

@@ -1,4 +1,4 @@
-"""The .NET surface and cmdlets a script sees on an emulated host, backed by its model (windows.py).
+r"""The .NET surface and cmdlets a script sees on an emulated host, backed by its model (windows.py).
 
 Only what Windows really offers, and only what the collection's runner uses, is here; any other type,
 member or cmdlet fails loudly in the interpreter. Sources for each behaviour:
@@ -12,17 +12,33 @@ member or cmdlet fails loudly in the interpreter. Sources for each behaviour:
 - PowerShell.BeginInvoke/EndInvoke and IAsyncResult.AsyncWaitHandle.WaitOne(timeout, exitContext)
   (https://learn.microsoft.com/dotnet/api/system.management.automation.powershell.begininvoke):
   a call stuck in the model (Hung) makes WaitOne return false after the timeout.
+- X509Certificate2.Import(byte[]) reads a DER certificate and throws CryptographicException for bytes that
+  are not one (https://learn.microsoft.com/dotnet/api/system.security.cryptography.x509certificates.x509certificate2.import).
+- X509Store.Open/Add/Close on a LocalMachine system store: Add writes the certificate into the store, a
+  certificate already there is not an error (CERT_STORE_ADD_REPLACE_EXISTING_INHERIT_PROPERTIES)
+  (https://learn.microsoft.com/dotnet/api/system.security.cryptography.x509certificates.x509store.add).
+  Opening LocalMachine\Root for writing needs an administrator: the store is the registry key
+  HKLM\SOFTWARE\Microsoft\SystemCertificates\ROOT, which grants Users read access only, and .NET Framework's
+  Open turns CertOpenStore's ERROR_ACCESS_DENIED into a CryptographicException "Access is denied." with
+  HRESULT 0x80070005 (https://learn.microsoft.com/dotnet/api/system.security.cryptography.x509certificates.x509store.open,
+  Exceptions: CryptographicException "The store cannot be opened as requested";
+  https://learn.microsoft.com/windows/win32/seccrypto/system-store-locations).
+- Convert.FromBase64String throws FormatException for text that is not base64
+  (https://learn.microsoft.com/dotnet/api/system.convert.frombase64string).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
+import hashlib
 import re
 import typing as t
 
 from emulator.pwsh.interpreter import Interpreter, Scope
 from emulator.pwsh.runtime import Hashtable, NetException, NetObject, RuntimeException, UnsupportedConstruct, to_string
-from emulator.windows import Denied, Hung, WindowsHost, Wow64RegistryView, qfe_installed_on, scm_denied, wql_match
+from emulator.windows import E_ACCESSDENIED, Denied, Hung, WindowsHost, Wow64RegistryView, qfe_installed_on, scm_denied, wql_match
 
 
 class _SecurityException(NetException):
@@ -376,6 +392,78 @@ class WinHttpRequestObject(NetObject):
         self.Status = answer["status"]
 
 
+class _CryptographicException(NetException):
+    type_name = "System.Security.Cryptography.CryptographicException"
+    bases = ("System.SystemException",)
+
+
+class _ConvertStatics:
+    @staticmethod
+    def FromBase64String(text):  # noqa: N802
+        try:
+            return base64.b64decode(to_string(text), validate=True)
+        except (binascii.Error, ValueError):
+            raise NetException("The input is not a valid Base-64 string as it contains a non-base 64 character, more "
+                               "than two padding characters, or an illegal character among the padding characters. ",
+                               type_name="System.FormatException") from None
+
+
+class X509Certificate2Object(NetObject):
+    ps_type_name = "System.Security.Cryptography.X509Certificates.X509Certificate2"
+
+    def __init__(self):
+        self.der: bytes | None = None
+        self.Thumbprint = None
+
+    def Import(self, raw_data, *rest):  # noqa: N802
+        from cryptography import x509   # pylint: disable=import-outside-toplevel
+        data = bytes(raw_data) if isinstance(raw_data, (bytes, bytearray, list)) else b""
+        try:
+            x509.load_der_x509_certificate(data)
+        except ValueError:
+            # CRYPT_E_ASN1_BADTAG, the message .NET Framework gives for bytes that are no certificate.
+            raise _CryptographicException("Cannot find the requested object.\r\n", hresult=-2146885628) from None
+        self.der = data
+        self.Thumbprint = hashlib.sha1(data).hexdigest().upper()  # nosec - a thumbprint
+
+
+# The LocalMachine system stores the model keeps, by the names X509Store takes (StoreName or a string).
+_MACHINE_STORES = {"root": "root", "authroot": "auth_root", "disallowed": "disallowed"}
+
+
+class X509StoreObject(NetObject):
+    """A LocalMachine system store of the model (emulator.windows.WindowsHost.add_certificate)."""
+
+    ps_type_name = "System.Security.Cryptography.X509Certificates.X509Store"
+
+    def __init__(self, host: WindowsHost, name: str, location: str):
+        if location.lower() != "localmachine" or name.lower() not in _MACHINE_STORES:
+            raise UnsupportedConstruct(f"X509Store {location}\\{name}")
+        self.host = host
+        self.store = _MACHINE_STORES[name.lower()]
+        self.Name = name
+        self.writable = None
+
+    def Open(self, flags):  # noqa: N802
+        writable = "readwrite" in to_string(flags).lower().replace(" ", "")
+        if writable and not self.host.administrator:
+            raise _CryptographicException("Access is denied.\r\n", hresult=E_ACCESSDENIED)
+        self.writable = writable
+
+    def Add(self, certificate):  # noqa: N802
+        if self.writable is None:
+            raise _CryptographicException("The store cannot be opened as requested.")  # never opened
+        if not self.writable:
+            raise _CryptographicException("Access is denied.\r\n", hresult=E_ACCESSDENIED)
+        if not isinstance(certificate, X509Certificate2Object) or certificate.der is None:
+            raise NetException("Value cannot be null.\r\nParameter name: certificate",
+                               type_name="System.ArgumentNullException")
+        self.host.add_certificate(self.store, certificate.der, certificate.Thumbprint)
+
+    def Close(self):  # noqa: N802
+        self.writable = None
+
+
 class HostBinding:
     """What an Interpreter needs from an emulated host: its types, cmdlets and version."""
 
@@ -397,6 +485,7 @@ class HostBinding:
             "System.Environment": _EnvironmentStatics(), "Environment": _EnvironmentStatics(),
             "System.IO.File": _FileStatics(view),
             "System.Diagnostics.FileVersionInfo": _FileVersionInfoStatics(view),
+            "System.Convert": _ConvertStatics(), "Convert": _ConvertStatics(),
         }
         self.cmdlets = {"Get-WmiObject": self.get_wmi_object, "Get-Service": self.get_service}
 
@@ -410,6 +499,11 @@ class HostBinding:
     def new_object(self, interp, type_name_text: str, arguments, com_object: str | None = None):
         if com_object and com_object.lower() == "winhttp.winhttprequest.5.1":
             return WinHttpRequestObject(self.host)
+        lowered = type_name_text.lower().removeprefix("system.")
+        if lowered == "security.cryptography.x509certificates.x509certificate2" and not arguments:
+            return X509Certificate2Object()
+        if lowered == "security.cryptography.x509certificates.x509store" and len(arguments) == 2:
+            return X509StoreObject(self.host, to_string(arguments[0]), to_string(arguments[1]))
         return None
 
     def interpreter(self) -> Interpreter:
