@@ -4,7 +4,6 @@ is marked unsupported for CI, and the Vagrantfile that brings up the hosts is va
 
 from __future__ import annotations
 
-import pathlib
 import shutil
 import subprocess
 

@@ -106,7 +106,7 @@ def test_one_pipeline_and_few_requests_per_host(gathered, psrp_fleet):
         assert stats[name].protocol_requests == BASIC_REQUESTS, (name, stats[name])
     for name in HOSTS:  # NTLM and HTTPS add only their authentication round trips, as over winrm
         assert stats[name].protocol_requests <= psrp_fleet.winrm_requests[name], (name, stats[name].requests,
-                                                                           psrp_fleet.winrm_requests[name])
+                                                                                  psrp_fleet.winrm_requests[name])
     print("HTTP requests per host, psrp:", {name: stats[name].requests for name in HOSTS},
           "winrm:", psrp_fleet.winrm_requests)
 
@@ -272,7 +272,7 @@ def test_a_hung_pipeline_times_out_quietly_and_stops_on_signal(endpoint_fleet):
             shell = PowerShell(pool)
             shell.add_script("hostname")
             shell.begin_invoke()
-            for _ in range(3):  # each Receive: the Running state or, after OperationTimeout, the TimedOut fault
+            for _attempt in range(3):  # each Receive: the Running state or, after OperationTimeout, the TimedOut fault
                 shell.poll_invoke()
             assert shell.state == PSInvocationState.RUNNING and shell.output == []
             shell.stop()

@@ -349,8 +349,8 @@ def qfe_installed_on(raw: t.Any, culture: str, build: int) -> str | None:
             filetime = int(text, 16)
             value = dt.datetime(1601, 1, 1) + dt.timedelta(microseconds=filetime // 10)
         except (ValueError, OverflowError):
-            raise PropertyGetError(f'Exception getting "InstalledOn": "Exception calling "ToInt64" with "2" '
-                                   f'argument(s): "Could not find any recognizable digits.""') from None
+            raise PropertyGetError('Exception getting "InstalledOn": "Exception calling "ToInt64" with "2" '
+                                   'argument(s): "Could not find any recognizable digits.""') from None
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     parts = text.split("/")
     order = CULTURE_DATE_ORDER[culture]

@@ -748,7 +748,6 @@ class _HostService:
             self._cond.notify_all()
         return ""
 
-
     # -- PSRP: a RunspacePool on the Microsoft.PowerShell session configuration (emulator.psrp)
 
     def _check_configuration(self, configuration: str) -> None:

@@ -53,7 +53,7 @@ def _qfe_fixture(culture):
 
 
 def test_the_runner_reads_raw_values_so_the_culture_does_not_matter():
-    _, results = _results(build_host("gb", _qfe_fixture("en-GB")))
+    _document, results = _results(build_host("gb", _qfe_fixture("en-GB")))
     assert results["hotfixes.qfe"]["data"]["items"] == [
         {"HotFixID": "KB5006714", "Description": "Security Update", "InstalledOn": "10/13/2021"}]
 
@@ -61,10 +61,10 @@ def test_the_runner_reads_raw_values_so_the_culture_does_not_matter():
 def test_a_runner_reading_the_computed_property_loses_the_probe():
     computed = SCRIPT.replace("$item[$property] = $raw[$property]", "$item[$property] = $object.$property")
     computed = computed.replace("foreach ($property in $object.psbase.Properties)", "foreach ($property in @())")
-    _, results = _results(build_host("gb", _qfe_fixture("en-GB")), computed)
+    _document, results = _results(build_host("gb", _qfe_fixture("en-GB")), computed)
     assert results["hotfixes.qfe"]["ok"] is False
     assert "Exception getting \"InstalledOn\"" in results["hotfixes.qfe"]["error"]
-    _, us_results = _results(build_host("us", _qfe_fixture("en-US")), computed)
+    _document, us_results = _results(build_host("us", _qfe_fixture("en-US")), computed)
     assert us_results["hotfixes.qfe"]["data"]["items"][0]["InstalledOn"] == "2021-10-13T00:00:00Z"
 
 
@@ -95,7 +95,7 @@ def test_powershell_2_wraps_cmdlet_errors_and_later_versions_do_not():
 
 def test_service_control_manager_denied():
     host = _host(faults={"scm_denied": True}, agents=[{"product": "apex_one", "version": "14.0.0.12526"}])
-    _, results = _results(host)
+    _document, results = _results(host)
     ntrtscan = results["agents.services"]["data"]["ntrtscan"]
     assert (ntrtscan["exists"], ntrtscan["start"], ntrtscan["status"]) == (True, 2, None)
     assert ntrtscan["status_error"]["exceptions"][-1] == {
@@ -104,14 +104,14 @@ def test_service_control_manager_denied():
     assert results["agents.services"]["data"]["ds_agent"] == {"exists": False}
     enumerating = SCRIPT.replace("$key = Open-AcsRegistryKey ('SYSTEM\\CurrentControlSet\\Services\\' + $name)",
                                  "foreach ($service in @(Get-Service)) { }", 1)
-    _, old_results = _results(host, enumerating)
+    _document, old_results = _results(host, enumerating)
     assert old_results["agents.services"]["ok"] is False
     assert "Cannot open Service Control Manager" in old_results["agents.services"]["error"]
 
 
 def test_constrained_language_mode():
     host = _host(language_mode="ConstrainedLanguage")
-    document, _ = _results(host)
+    document, _results_by_id = _results(host)
     assert document["language_mode"] == "ConstrainedLanguage"
     assert document["results"] == []
     unchecked = SCRIPT.replace("$languageMode = [string]$ExecutionContext.SessionState.LanguageMode",
@@ -138,7 +138,7 @@ def test_what_constrained_language_mode_blocks(body, error_id):
 
 def test_a_probe_that_returns_nothing():
     host = _host(faults={"probe_no_output": ["hotfixes.qfe"]})
-    _, results = _results(host)
+    _document, results = _results(host)
     assert results["hotfixes.qfe"] == {"id": "hotfixes.qfe", "ok": False, "category": "error",
                                        "error": "the probe returned nothing", "ms": 0}
     unguarded = SCRIPT.replace("if ($json.Length -eq 0) {", "if ($false) {")

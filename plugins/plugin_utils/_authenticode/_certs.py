@@ -186,8 +186,6 @@ def _load_extra_certificates(items: Iterable, source: str) -> tuple[list[_Cert],
     return certs, problems
 
 
-
-
 def _issued_by(child: _Cert, parent: _Cert) -> str | None:
     """None when ``parent`` signed ``child``; otherwise why not."""
     try:
@@ -281,4 +279,3 @@ def _build_chain(leaf: _Cert, pool: list[_Cert], moment: datetime.datetime,
 
     walk([leaf])
     return best_chain
-

@@ -93,7 +93,7 @@ class CompoundFile:
         locations = list(struct.unpack_from("<109I", self.data, 76))
         seen = set()
         number = first_difat
-        for _ in range(difat_sectors):
+        for _sector in range(difat_sectors):
             if number > MAXREGSECT:
                 break
             if number in seen:

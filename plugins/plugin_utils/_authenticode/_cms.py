@@ -158,7 +158,6 @@ def _parse_signed_data(data: bytes) -> _SignedData:
     return _SignedData(content_type, content, certificates, signers)
 
 
-
 # ------------------------------------------------------------------------------------ signatures
 def _hash(name: str, data: bytes) -> bytes:
     return hashlib.new(name, data).digest()
@@ -229,4 +228,3 @@ def _verify_signer(signer: _SignerInfo, cert, content: bytes, content_type: str 
     # The signature covers the attributes encoded as a SET OF, not with their [0] IMPLICIT tag.
     signed_bytes = b"\x31" + signer.signed_attrs.raw[1:]
     return _verify_raw_signature(cert, signer, signed_bytes)
-

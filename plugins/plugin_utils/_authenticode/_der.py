@@ -150,4 +150,3 @@ def _time(tlv: _Tlv) -> datetime.datetime:
 def _algorithm(tlv: _Tlv) -> tuple[str, _Tlv | None]:
     parts = tlv.children()
     return _oid(parts[0]), (parts[1] if len(parts) > 1 else None)
-

@@ -11,6 +11,7 @@ from ._cms import (_OID_COUNTERSIGNATURE, _OID_EKU_TIME_STAMPING, _OID_MS_RFC316
                    _OID_TST_INFO, _SignerInfo, _digest_name, _hash, _parse_signed_data, _parse_signer_info, _verify_signer)
 from ._der import _Asn1Error, _Tlv, _algorithm, _octets, _parse_one, _time
 
+
 @dataclasses.dataclass
 class _Timestamp:
     moment: datetime.datetime | None
@@ -111,4 +112,3 @@ def _find_timestamp(signer: _SignerInfo, pool: list[_Cert], known: list[_Cert]) 
             return stamp, failed
         failed.append(stamp)
     return None, failed
-

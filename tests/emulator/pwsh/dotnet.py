@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import hashlib
 import re
 import typing as t
 
 from emulator.pwsh.interpreter import Interpreter, Scope
-from emulator.pwsh.runtime import Hashtable, NetException, NetObject, RuntimeException, UnsupportedConstruct, to_string
+from emulator.pwsh.runtime import Hashtable, NetException, NetObject, UnsupportedConstruct, to_string
 from emulator.windows import E_ACCESSDENIED, Denied, Hung, WindowsHost, Wow64RegistryView, qfe_installed_on, scm_denied, wql_match
 
 
@@ -470,7 +469,7 @@ class HostBinding:
     def __init__(self, host: WindowsHost, sleep: t.Callable[[float], None] = lambda seconds: None):
         self.host = host
         self.sleep = sleep
-        major, _, minor = (host.powershell or "2.0").partition(".")
+        major, _dot, minor = (host.powershell or "2.0").partition(".")
         self.version = (int(major), int(minor or 0))
         view = _ProcessView(host)
         self.language_mode = host.language_mode

@@ -20,7 +20,7 @@ from support import ps_grammar
 from emulator.pwsh.runtime import (
     AUTOMATION_NULL, ActionPreferenceStopException, ArrayList, CommandNotFoundException, ErrorRecord, Hashtable,
     MethodInvocationException, NetException, NetObject, RuntimeException, ScriptBlock, ScriptError, StringBuilder,
-    TypeInfo, UnsupportedConstruct, arithmetic, compare, contains, enumerate_value, format_operator, is_type, match,
+    UnsupportedConstruct, arithmetic, compare, contains, enumerate_value, format_operator, is_type, match,
     replace, to_bool, to_int, to_number, to_string, type_name,
 )
 
@@ -327,7 +327,7 @@ class Interpreter:
             raise self.unsupported(node, "switch parameters")
         condition = next(c for c in named if c.type == "switch_condition")
         body = next(c for c in named if c.type == "switch_body")
-        clauses = [c for c in _named(_named(body)[0])] if _named(body) else []
+        clauses = list(_named(_named(body)[0])) if _named(body) else []
         values = enumerate_value(self.eval_pipeline_value(_named(condition)[0], scope))
         for value in values:
             matched_any = False
@@ -653,7 +653,7 @@ class Interpreter:
         else:
             text = text.lstrip("$@")
         if ":" in text:
-            scope_name, _, rest = text.partition(":")
+            scope_name, _colon, rest = text.partition(":")
             if scope_name.lower() in ("script", "global", "local", "private", "env"):
                 return scope_name.lower() + ":" + rest.lower()
             raise UnsupportedConstruct(f"variable scope or drive {scope_name}:")
@@ -1209,7 +1209,7 @@ class Interpreter:
     def _method_error(self, member, arguments, exception) -> ScriptError:
         """about_Try_Catch_Finally: an exception thrown by a .NET method arrives wrapped in
         MethodInvocationException, the original as its InnerException."""
-        if isinstance(exception, RuntimeException) and not type(exception) is RuntimeException:
+        if isinstance(exception, RuntimeException) and type(exception) is not RuntimeException:  # pylint: disable=unidiomatic-typecheck
             return self.error(exception)
         wrapped = MethodInvocationException(
             f'Exception calling "{member}" with "{len(arguments)}" argument(s): "{exception.message}"', inner=exception)
@@ -1254,6 +1254,10 @@ def _cast_int(value):
     return number
 
 
+def _refuse_hashtable(value):
+    raise RuntimeException(f'Cannot convert the "{to_string(value)}" value to type "System.Collections.Hashtable".')
+
+
 def _cast_string_array(value):
     return [to_string(item) for item in enumerate_value(value)] if value is not None else None
 
@@ -1268,8 +1272,7 @@ CASTS: dict[str, t.Callable[[t.Any], t.Any]] = {
     "object[]": lambda v: enumerate_value(v) if v is not None else None,
     "array": lambda v: enumerate_value(v) if v is not None else None,
     "char": lambda v: Char(chr(to_int(v))) if not isinstance(v, str) else Char(v),
-    "hashtable": lambda v: v if isinstance(v, Hashtable) else (_ for _ in ()).throw(
-        RuntimeException("Cannot convert to Hashtable")),
+    "hashtable": lambda v: v if isinstance(v, Hashtable) else _refuse_hashtable(v),
 }
 
 

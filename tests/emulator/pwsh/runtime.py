@@ -289,13 +289,21 @@ def _is_enumerable(value: t.Any) -> bool:
     return isinstance(value, (list, tuple, dict)) or (isinstance(value, NetObject) and hasattr(value, "__iter__"))
 
 
+def _is_int32(value: t.Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31
+
+
+def _is_int64(value: t.Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 TYPES: dict[str, t.Callable[[t.Any], bool]] = {
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -2**31 <= v < 2**31,
-    "int32": lambda v: TYPES["int"](v),
-    "system.int32": lambda v: TYPES["int"](v),
-    "long": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "int64": lambda v: TYPES["long"](v),
-    "system.int64": lambda v: TYPES["long"](v),
+    "int": _is_int32,
+    "int32": _is_int32,
+    "system.int32": _is_int32,
+    "long": _is_int64,
+    "int64": _is_int64,
+    "system.int64": _is_int64,
     "uint32": lambda v: False, "uint64": lambda v: False, "int16": lambda v: False, "uint16": lambda v: False,
     "byte": lambda v: False, "sbyte": lambda v: False, "single": lambda v: False, "decimal": lambda v: False,
     "double": lambda v: isinstance(v, float),

@@ -136,7 +136,7 @@ def test_a_missing_cbs_packages_key_is_an_error_not_no_updates():
     with_qfe = _facts([
         {"id": "hotfixes.cbs", "ok": True, "data": {"exists": False, "items": [], "truncated": False}},
         {"id": "hotfixes.qfe", "ok": True, "data": {"items": [{"HotFixID": "KB5006714", "InstalledOn": "10/13/2021"}],
-                                                     "truncated": False}}])
+                                                    "truncated": False}}])
     assert with_qfe["evidence"]["hotfixes"] == ["KB5006714"]
     assert with_qfe["hotfixes"]["cbs_gathered"] is False
 
@@ -195,7 +195,7 @@ def test_hostile_error_records_and_dates_never_raise(record, fallback, raw):
 @settings(max_examples=200, deadline=None)
 @given(language_mode=_JSON, wow64=_JSON, bits=_JSON, status_error=_RECORD | _JSON, cbs=_JSON)
 def test_hostile_session_fields_and_probe_data_end_as_evidence_or_a_clear_failure(language_mode, wow64, bits,
-                                                                                status_error, cbs):
+                                                                                  status_error, cbs):
     document = _document([
         {"id": "agents.services", "ok": True, "data": {"ntrtscan": {"exists": True, "start": 2, "status": None,
                                                                     "status_error": status_error}}},

@@ -352,7 +352,7 @@ def test_the_size_cap_is_configurable(tmp_path):
 
 @pytest.mark.parametrize("make, message", [
     (lambda p: str(p / "absent.csv"), "the file cannot be read: No such file or directory"),
-    (lambda p: str(p), "the path is a directory"),
+    (str, "the path is a directory"),
     (lambda p: "/dev/zero", "the path is not a regular file"),
 ])
 def test_unreadable_paths(tmp_path, make, message):

@@ -702,7 +702,7 @@ def _fake_program(monkeypatch, tmp_path, root: pki.Identity, *properties: str) -
 ], ids=["no-properties", "server-only", "code-signing", "eku-removed", "disabled-stamped-before", "disabled-unstamped",
         "disabled-later", "not-before", "not-before-other-usage", "not-before-later"])
 def test_root_program_properties_decide_code_signing_trust(lab, tmp_path, monkeypatch, properties, stamped, trusted,
-                                                            cause):
+                                                           cause):
     """Microsoft's deprecation rules (https://learn.microsoft.com/en-us/security/trusted-root/deprecation)."""
     # The leaf was issued a day ago and stamped 12 hours ago; "recent" falls between the stamp and now.
     moments = {"past": pki.now() - 2 * DAY, "recent": pki.now() - DAY / 4, "future": pki.now() + 400 * DAY}

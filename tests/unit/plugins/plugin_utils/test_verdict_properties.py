@@ -34,12 +34,12 @@ EXAMPLES = 200     # each example seeds a generator of RECORDS // EXAMPLES recor
 
 
 def _number(rnd) -> str:
-    return "".join(rnd.choice(DIGITS) for _ in range(rnd.randint(1, 6)))
+    return "".join(rnd.choice(DIGITS) for _index in range(rnd.randint(1, 6)))
 
 
 def _version(rnd) -> str:
     prefix = rnd.choice(["10.0.", "6.3.", "6.1.", "6.0.", "5.2.", ""])
-    return prefix + ".".join(_number(rnd) for _ in range(rnd.randint(1, 4)))
+    return prefix + ".".join(_number(rnd) for _index in range(rnd.randint(1, 4)))
 
 
 def _wrong(rnd, depth: int = 0):
@@ -56,9 +56,9 @@ def _wrong(rnd, depth: int = 0):
     if kind == 4:
         return _number(rnd)
     if kind == 5:
-        return [_wrong(rnd, depth + 1) for _ in range(rnd.randint(0, 3))]
+        return [_wrong(rnd, depth + 1) for _index in range(rnd.randint(0, 3))]
     if kind == 6:
-        return {_number(rnd): _wrong(rnd, depth + 1) for _ in range(rnd.randint(0, 2))}
+        return {_number(rnd): _wrong(rnd, depth + 1) for _index in range(rnd.randint(0, 2))}
     return ({"product": _wrong(rnd, depth + 1)},)
 
 
@@ -78,14 +78,14 @@ def _field(rnd, key: str):
         return rnd.choice(["21H2", "1809", "2\uff11H2", _number(rnd)])
     if key == "hotfixes":
         return [rnd.choice(["KB5006714", "KB5006743", "KB5006736", "KB" + _number(rnd), _wrong(rnd)])
-                for _ in range(rnd.randint(0, 4))]
+                for _index in range(rnd.randint(0, 4))]
     if key in ("rollup_builds", "pending_rollup_builds"):
-        return [rnd.choice(["9600.20144.1.5", "7601.25740", _version(rnd), _wrong(rnd)]) for _ in range(rnd.randint(0, 3))]
+        return [rnd.choice(["9600.20144.1.5", "7601.25740", _version(rnd), _wrong(rnd)]) for _index in range(rnd.randint(0, 3))]
     if key == "agents":
         return [{"product": rnd.choice(["apex_one", "Trend Micro Deep Security Agent", "officescan", _wrong(rnd)]),
                  "version": rnd.choice(["14.0.0.11960", "9.6.2.7723", _version(rnd), _wrong(rnd)]),
                  "service_state": rnd.choice(["Running", "StopPending", "paused", "missing", _wrong(rnd)])}
-                for _ in range(rnd.randint(0, 2))]
+                for _index in range(rnd.randint(0, 2))]
     if key == "architecture":
         return rnd.choice(["AMD64", "x86", "ARM64"])
     return rnd.choice([True, False, None, "yes", "No", " on ", "0", "1", 1, 0, 2, 1.0, "maybe", "", "\uff12"])
@@ -119,7 +119,7 @@ def test_evidence_shaped_input_never_raises(evidence):
 def test_twenty_thousand_hostile_records_never_raise(seed, policy):
     """Non-ASCII digits in numbers, versions and builds, and wrong types anywhere, give a verdict."""
     rnd = random.Random(seed)
-    for _ in range(RECORDS // EXAMPLES):
+    for _index in range(RECORDS // EXAMPLES):
         evidence = hostile_record(rnd)
         try:
             _check(evaluate(evidence, policy_21h2=policy))
