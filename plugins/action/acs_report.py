@@ -109,6 +109,7 @@ class ActionModule(ActionBase):
             products=document["products"],
             hold_back=document["hold_back"],
             decisions={record["host"]: record["gate"] for record in records},
+            statuses={record["host"]: record["status"] for record in document["hosts"]},
             markdown=render_markdown(document, paths=paths),
             hosts_in_report=len(document["hosts"]),
             bad_rows=len(document["bad_rows"]),

@@ -168,6 +168,12 @@ decisions:
   description: The gate decision per host of this batch (C(decision) allow, block, warn or skip, and C(reason)).
   returned: success
   type: dict
+statuses:
+  description:
+    - The status of every host of the report (all batches of the run so far), by host name. The role's
+      C(acs_readiness_status_groups) makes groups of it.
+  returned: success
+  type: dict
 markdown:
   description: The summary as Markdown, to print at the end of the play.
   returned: success
