@@ -109,7 +109,7 @@ class ActionModule(ActionBase):
             products=document["products"],
             hold_back=document["hold_back"],
             decisions={record["host"]: record["gate"] for record in records},
-            statuses={record["host"]: record["status"] for record in document["hosts"]},
+            statuses=_statuses(records, document),
             markdown=render_markdown(document, paths=paths),
             hosts_in_report=len(document["hosts"]),
             bad_rows=len(document["bad_rows"]),
@@ -117,6 +117,14 @@ class ActionModule(ActionBase):
             msg=f"report on {len(document['hosts'])} hosts written to {directory}",
         )
         return result
+
+
+def _statuses(records, document):
+    """The status of each host this task reported on, as the report has it (an earlier batch of the run may
+    have judged a host that this batch has no result for). Only these hosts: groups made from them must not
+    bring hosts of another AWX slice, unknown to this inventory, into a later play."""
+    in_report = {record["host"]: record["status"] for record in document["hosts"]}
+    return {record["host"]: in_report.get(record["host"], record["status"]) for record in records}
 
 
 # Lists of host names in the result (and the role's set_stats) stop here; the report has every host.

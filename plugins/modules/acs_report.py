@@ -170,8 +170,9 @@ decisions:
   type: dict
 statuses:
   description:
-    - The status of every host of the report (all batches of the run so far), by host name. The role's
-      C(acs_readiness_status_groups) makes groups of it.
+    - The status of every host this task reported on (the hosts of the play, or of O(records)), by host name,
+      as the report has it. Hosts that only another batch or AWX slice of the run reported are not in it. The
+      role's C(acs_readiness_status_groups) makes groups of it.
   returned: success
   type: dict
 markdown:

@@ -200,3 +200,12 @@ def test_export_records_replace_the_hosts_of_the_play(tmp_path):
     assert report["hosts"][0]["status"] == "ready" and report["bad_rows"] == bad_rows and result["bad_rows"] == 1
     broken = run_action({"directory": str(tmp_path), "run_id": "x2", "records": "srv-a"}, {}, ["localhost"])
     assert broken["failed"] is True and broken["msg"].startswith("acs_report: records:")
+
+
+def test_statuses_name_only_the_hosts_this_task_reported_on(tmp_path, recorded):
+    hostvars = {host: {"acs_readiness_gathered": gathered(record)} for host, record in recorded.items()}
+    hosts = list(recorded)
+    run_action({"directory": str(tmp_path), "run_id": "slices"}, hostvars, hosts[:3])
+    other_slice = run_action({"directory": str(tmp_path), "run_id": "slices"}, hostvars, hosts[3:6])
+    assert len(report_of(tmp_path)["hosts"]) == 6, "the report holds both slices"
+    assert other_slice["statuses"] == {host: recorded[host]["status"] for host in hosts[3:6]}
