@@ -38,7 +38,10 @@ EXPECTED_CHANGES = {
 
 def _as(host_name: str, model_of: str):
     """The model of fixture ``model_of`` under the name ``host_name``: the same machine after an update
-    was installed or removed (Windows 10 and later raise or lower the UBR with the cumulative update)."""
+    was installed or removed. A cumulative update sets the OS build's revision (the UBR) to its own, and removing it
+    brings back the previous one (Windows 10 and Windows Server 2019 update history, each update's "OS Build":
+    https://support.microsoft.com/help/4464619); a monthly rollup of Windows 8.1 / 2012 R2 is a package of its own
+    that can be removed (https://learn.microsoft.com/windows/deployment/update/servicing-stack-updates)."""
     return dataclasses.replace(load_fleet([model_of])[0], name=host_name)
 
 
