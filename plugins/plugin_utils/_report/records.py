@@ -112,11 +112,12 @@ def export_record(host: str, exported: t.Any, *, gate_mode: str, policy_21h2: st
     return record
 
 
-def export_records(exported: t.Any, **options: t.Any) -> list[dict[str, t.Any]]:
+def export_records(exported: t.Any, *, gate_mode: str, policy_21h2: str, catalog: t.Any,
+                   package: t.Mapping[str, t.Any] | None) -> list[dict[str, t.Any]]:
     """Report records for every host of an export result's ``records`` (host -> record, or a list of
-    records with ``host``), judged here once for all of them; export_record has the options."""
+    records with ``host``), judged here once for all of them, with the options of export_record."""
     if isinstance(exported, dict):
-        items = [(host, record) for host, record in exported.items()]
+        items = list(exported.items())
     elif isinstance(exported, list):
         items = [(mapping(record).get("host"), record) for record in exported]
     else:
@@ -126,7 +127,8 @@ def export_records(exported: t.Any, **options: t.Any) -> list[dict[str, t.Any]]:
     for index, (host, record) in enumerate(items):
         if not isinstance(host, str) or not host.strip():
             raise ValueError(f"records[{index}] has no host name")
-        records.append(export_record(host, record, **options))
+        records.append(export_record(host, record, gate_mode=gate_mode, policy_21h2=policy_21h2, catalog=catalog,
+                                     package=package))
     return records
 
 
