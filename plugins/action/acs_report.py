@@ -19,7 +19,9 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._gate import GATE
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import (
     DEFAULT_BASENAME,
     FORMATS,
+    export_records,
     host_record,
+    hosts_by_change,
     render_markdown,
     update_reports,
 )
@@ -40,6 +42,10 @@ ARGUMENT_SPEC = {
     "gathered_var": {"type": "str", "default": "acs_readiness_gathered"},
     "verdict_var": {"type": "str", "default": "acs_verdict"},
     "run_info": {"type": "dict", "default": {}},
+    "records": {"type": "raw"},
+    "bad_rows": {"type": "list", "elements": "raw", "default": []},
+    "compare": {"type": "bool", "default": True},
+    "previous_report": {"type": "path"},
 }
 
 
@@ -60,14 +66,23 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=f"acs_report: catalog: {exc}")
             return result
 
-        # Every host of the play, not only this batch's: a host that left the play early is reported too.
-        hosts = args["hosts"] or list(task_vars.get("ansible_play_hosts_all") or task_vars.get("ansible_play_batch") or [])
-        hostvars = task_vars.get("hostvars") or {}
         package = plain(args["package"]) if args["package"] else None
-        records = [host_record(host, hostvars[host] if host in hostvars else {}, gathered_var=args["gathered_var"],
-                               verdict_var=args["verdict_var"], gate_mode=args["gate"], policy_21h2=args["policy_21h2"],
-                               catalog=catalog, package=package)
-                   for host in hosts]
+        if args["records"] is not None:
+            # Hosts known from exports (acs_export_evidence), not gathered: judged here, all in one pass.
+            try:
+                records = export_records(plain(args["records"]), gate_mode=args["gate"],
+                                         policy_21h2=args["policy_21h2"], catalog=catalog, package=package)
+            except ValueError as exc:
+                result.update(failed=True, msg=f"acs_report: records: {exc}")
+                return result
+        else:
+            # Every host of the play, not only this batch's: a host that left the play early is reported too.
+            hosts = args["hosts"] or list(task_vars.get("ansible_play_hosts_all") or task_vars.get("ansible_play_batch") or [])
+            hostvars = task_vars.get("hostvars") or {}
+            records = [host_record(host, hostvars[host] if host in hostvars else {}, gathered_var=args["gathered_var"],
+                                   verdict_var=args["verdict_var"], gate_mode=args["gate"],
+                                   policy_21h2=args["policy_21h2"], catalog=catalog, package=package)
+                       for host in hosts]
         run = {
             "run_id": args["run_id"],
             "generated_at": utc_now(),
@@ -81,7 +96,9 @@ class ActionModule(ActionBase):
         # Relative to where ansible-playbook runs, and absolute in the result (set_stats, copy tasks).
         directory = os.path.abspath(args["directory"])
         try:
-            document, paths = update_reports(records, run, directory, tuple(args["formats"]), args["basename"])
+            document, paths = update_reports(records, run, directory, tuple(args["formats"]), args["basename"],
+                                             compare=args["compare"], previous_report=args["previous_report"],
+                                             bad_rows=plain(args["bad_rows"]))
         except (OSError, ValueError) as exc:
             result.update(failed=True, msg=f"acs_report: cannot write the report in {directory}: {exc}")
             return result
@@ -92,8 +109,31 @@ class ActionModule(ActionBase):
             products=document["products"],
             hold_back=document["hold_back"],
             decisions={record["host"]: record["gate"] for record in records},
+            statuses=_statuses(records, document),
             markdown=render_markdown(document, paths=paths),
             hosts_in_report=len(document["hosts"]),
+            bad_rows=len(document["bad_rows"]),
+            changes=_changes_summary(document["changes"]),
             msg=f"report on {len(document['hosts'])} hosts written to {directory}",
         )
         return result
+
+
+def _statuses(records, document):
+    """The status of each host this task reported on, as the report has it (an earlier batch of the run may
+    have judged a host that this batch has no result for). Only these hosts: groups made from them must not
+    bring hosts of another AWX slice, unknown to this inventory, into a later play."""
+    in_report = {record["host"]: record["status"] for record in document["hosts"]}
+    return {record["host"]: in_report.get(record["host"], record["status"]) for record in records}
+
+
+# Lists of host names in the result (and the role's set_stats) stop here; the report has every host.
+CHANGE_LIST_CAP = 200
+
+
+def _changes_summary(changes):
+    """The comparison in brief: the earlier run, the counts and capped host lists per kind of change."""
+    if not changes:
+        return None
+    return {"previous_run": changes["previous_run"], "counts": changes["counts"],
+            "hosts": hosts_by_change(changes, cap=CHANGE_LIST_CAP)}

@@ -79,6 +79,35 @@ options:
     description: Extra data recorded in the report's C(run) section (for example the AWX job id).
     type: dict
     default: {}
+  records:
+    description:
+      - Hosts known from export files rather than gathered from the hosts, the C(records) result of
+        M(codesign.windows.acs_export_evidence) (host name to record). Every record is judged here, in one
+        pass; the hosts of the play and O(hosts) are then not used.
+      - Such a host's report entry has no C(gathered_at) and a C(source) naming the export files and rows.
+        Evidence an export lacks stays C(null); the export's notes say what that means for the verdict.
+    type: raw
+  bad_rows:
+    description:
+      - The rows of the exports that could not be read (the C(bad_rows) result of
+        M(codesign.windows.acs_export_evidence)); each is listed in the report (C(bad_rows) in the JSON, a
+        section of the HTML page and of the Markdown summary), also those that name no host.
+    type: list
+    elements: raw
+    default: []
+  compare:
+    description:
+      - Compare this run with an earlier one. The report's C(changes) section says per host whether it is new,
+        fixed, regressed, changed, unassessed, gone or unchanged, with its status before and after.
+      - Without O(previous_report), the earlier run is the newest C(<basename>-<run_id>.json) of another run in
+        O(directory). When there is none, C(changes) is C(null).
+    type: bool
+    default: true
+  previous_report:
+    description:
+      - The JSON report of the run to compare with (O(compare)), instead of the newest one in O(directory).
+        The task fails when it cannot be read or is no report.
+    type: path
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -106,6 +135,15 @@ EXAMPLES = r"""
   run_once: true
   delegate_to: localhost
   register: acs_report
+
+- name: Report on hosts known only from exports, compared with last night's report
+  codesign.windows.acs_report:
+    directory: /var/lib/acs-reports
+    run_id: "{{ acs_run_id }}"
+    records: "{{ acs_export.records }}"
+    bad_rows: "{{ acs_export.bad_rows }}"
+    previous_report: /var/lib/acs-reports/acs-readiness-20260101T020000Z.json
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -130,8 +168,30 @@ decisions:
   description: The gate decision per host of this batch (C(decision) allow, block, warn or skip, and C(reason)).
   returned: success
   type: dict
+statuses:
+  description:
+    - The status of every host this task reported on (the hosts of the play, or of O(records)), by host name,
+      as the report has it. Hosts that only another batch or AWX slice of the run reported are not in it. The
+      role's C(acs_readiness_status_groups) makes groups of it.
+  returned: success
+  type: dict
 markdown:
   description: The summary as Markdown, to print at the end of the play.
   returned: success
   type: str
+hosts_in_report:
+  description: How many hosts the report holds (all batches of the run so far).
+  returned: success
+  type: int
+bad_rows:
+  description: How many export rows that could not be read the report lists.
+  returned: success
+  type: int
+changes:
+  description:
+    - The comparison with the earlier run, or C(null) without one. C(previous_run) (C(run_id), C(generated_at),
+      C(path)), C(counts) per kind of change, and C(hosts), per kind but C(unchanged), the host names, each list
+      cut at 200 names; C(hosts.truncated) gives the full count of each list that was cut. The report has every host.
+  returned: success
+  type: dict
 """

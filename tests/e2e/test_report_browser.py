@@ -450,3 +450,79 @@ def test_ten_thousand_hosts_stay_usable(browser, records, tmp_path):
         assert big.errors() == []
     finally:
         big.close()
+
+
+@pytest.fixture(scope="module")
+def changes_file(records, tmp_path_factory):
+    """Tonight's sample fleet against a previous night in which three of its ready hosts were not ready yet, two
+    needs_kb hosts were ready, one host was missing and one more host existed; with two unreadable export rows."""
+    ready = sorted(record["host"] for record in records if record["status"] == "ready")[:3]
+    needs_kb = sorted(record["host"] for record in records if record["status"] == "needs_kb")[:2]
+    earlier = []
+    for record in records[1:]:
+        record = copy.deepcopy(record)
+        if record["host"] in ready:
+            record["status"] = "needs_kb"
+        elif record["host"] in needs_kb:
+            record["status"] = "ready"
+        earlier.append(record)
+    earlier.append({"host": "decommissioned-01", "status": "ready"})
+    baseline = {"document": _report.build_document(earlier, {**RUN, "run_id": "night-1"}), "path": "/reports/night-1.json"}
+    bad_rows = [{"file": "wsus.csv", "row": 13, "column": "OSDescription", "message": "the OS is not recognised", "host": "ws-1"},
+                {"file": "qfe.csv", "row": None, "column": None, "message": "the file is empty", "host": None}]
+    document = _report.build_document(records, RUN, baseline=baseline, bad_rows=bad_rows)
+    path = _report.write_reports(document, tmp_path_factory.mktemp("changes"), formats=("html",))["html"]
+    # Hosts that could not be checked tonight are "unassessed", whatever they were before.
+    unassessed = {record["host"] for record in records[1:] if record["status"] in ("unreachable", "failed")}
+    return pathlib.Path(path), document["changes"], {"fixed": set(ready), "regressed": set(needs_kb),
+                                                     "new": {records[0]["host"]}, "gone": {"decommissioned-01"},
+                                                     "unassessed": unassessed}
+
+
+def test_changed_since_view_filters_by_kind(browser, changes_file):
+    path, changes, expected = changes_file
+    view = Page(browser, path)
+    try:
+        assert view.evaluate("document.querySelector('#changes h2').textContent").startswith("Changed since run night-1")
+        cards = view.evaluate("Object.fromEntries(Array.from(document.querySelectorAll('#changes .cards li'))"
+                              ".map(card => [card.className, card.querySelector('b').textContent]))")
+        assert cards == {f"change-{kind}": str(count) for kind, count in changes["counts"].items()}
+
+        def shown() -> dict[str, set[str]]:
+            rows = view.evaluate("Array.from(document.querySelectorAll('#change-table tbody tr'))"
+                                 ".filter(row => !row.hidden && row.offsetParent !== null)"
+                                 ".map(row => [row.dataset.change, row.cells[0].textContent])")
+            found: dict[str, set[str]] = {}
+            for kind, host in rows:
+                found.setdefault(kind, set()).add(host)
+            return found
+
+        assert shown() == expected, "every host that changed, none that did not"
+        assert view.evaluate("getComputedStyle(document.querySelector('#changes .controls')).display") != "none"
+        view.evaluate("(() => { const box = document.getElementById('change-filter'); box.value = 'regressed';"
+                      " box.dispatchEvent(new Event('change')); })()")
+        assert shown() == {"regressed": expected["regressed"]}
+        assert view.evaluate("document.getElementById('changes-shown').textContent") == "2 hosts"
+        lists = view.evaluate("Object.fromEntries(Array.from(document.querySelectorAll('#changes textarea'))"
+                              ".map(area => [area.id, area.value.split('\\n').filter(Boolean)]))")
+        assert {key: set(value) for key, value in lists.items()} == {f"change-{kind}": hosts for kind, hosts in expected.items()}
+        bad = view.evaluate("Array.from(document.querySelectorAll('#bad-row-table tbody tr'))"
+                            ".map(row => Array.from(row.cells).map(cell => cell.textContent))")
+        assert bad == [["wsus.csv", "13", "OSDescription", "ws-1", "the OS is not recognised"],
+                       ["qfe.csv", "", "", "", "the file is empty"]]
+        assert view.errors() == [], "the page logged errors (a CSP violation among them) or threw"
+        assert set(view.requested_urls()) <= {view.url}
+    finally:
+        view.close()
+
+
+def test_changed_since_view_needs_no_javascript(browser, changes_file):
+    path, _changes, expected = changes_file
+    static = Page(browser, path, javascript=False)
+    try:
+        root = static.call("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        rows = static.call("DOM.querySelectorAll", {"nodeId": root, "selector": "#change-table tbody tr"})["nodeIds"]
+        assert len(rows) == sum(len(hosts) for hosts in expected.values())
+        assert static.errors() == []
+    finally:
+        static.close()

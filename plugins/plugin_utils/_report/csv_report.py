@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import typing as t
+from collections.abc import Mapping
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import agents as agent_model
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import host_views
@@ -16,7 +17,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain imp
 CSV_COLUMNS = ("host", "status", "status_text", "ready", "gate_mode", "gate_decision", "gate_reason", "os", "os_version",
                "required_kb", "kb_titles", "kb_urls", "missing_prerequisites", "satisfied_by", "root_ca_needed",
                "reboot_pending", "esu", "agents", "agent_service_down", "agent_upgrade_safe", "reasons", "actions",
-               "warnings", "error", "gathered_at")
+               "warnings", "error", "gathered_at", "source", "change", "status_before")
 # Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,7 +31,8 @@ def _yes_no(value: bool | None) -> str:
     return "" if value is None else ("yes" if value else "no")
 
 
-def csv_row(view: dict[str, t.Any]) -> dict[str, str]:
+def csv_row(view: dict[str, t.Any], change: t.Mapping[str, t.Any] | None = None) -> dict[str, str]:
+    """One host's row; ``change`` is its entry of the document's ``changes`` (empty cells without one)."""
     agents = view["agents"]
     safe = {agent["upgrade_safe"] for agent in agents}
     if len(safe) == 1:
@@ -63,6 +65,9 @@ def csv_row(view: dict[str, t.Any]) -> dict[str, str]:
         "warnings": "\n".join(view["warnings"]),
         "error": view["error"],
         "gathered_at": view["gathered_at"],
+        "source": view["source"],
+        "change": text((change or {}).get("change")),
+        "status_before": text((change or {}).get("before")),
     }
     return {key: _cell(value) for key, value in row.items()}
 
@@ -75,6 +80,10 @@ def render_csv(document: t.Any) -> str:
     buffer.write("\ufeff")
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writeheader()
-    for view in host_views(document):
-        writer.writerow(csv_row(view))
+    views = host_views(document)
+    changes = document.get("changes") if isinstance(document.get("changes"), Mapping) else {}
+    # The CSV is one row a host of this run: a host gone since the previous run is in the JSON and HTML only.
+    change_of = {entry.get("host"): entry for entry in changes.get("hosts") or [] if isinstance(entry, Mapping)}
+    for view in views:
+        writer.writerow(csv_row(view, change_of.get(view["host"])))
     return buffer.getvalue()

@@ -78,22 +78,70 @@ def run_json_path(directory: t.Any, run_id: t.Any, basename: str = DEFAULT_BASEN
     return os.path.join(os.path.abspath(os.fspath(directory)), f"{_check_basename(basename)}-{run_id_file_part(run_id)}.json")
 
 
+def read_report(path: t.Any) -> dict[str, t.Any]:
+    """A JSON report of this collection's schema; ValueError (or OSError) saying why a file is none."""
+    with open(path, "rb") as handle:
+        try:
+            document = json.loads(handle.read().decode("utf-8-sig"))
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} is not a report: it holds no JSON object")
+    version = document.get("schema_version")
+    if type(version) is not int or version != REPORT_SCHEMA_VERSION:  # pylint: disable=unidiomatic-typecheck
+        raise ValueError(f"{path} is not a report of schema version {REPORT_SCHEMA_VERSION} (schema_version {version!r:.40})")
+    if not isinstance(document.get("run"), dict) or not isinstance(document.get("hosts"), list):
+        raise ValueError(f"{path} is not a report: it has no run or no hosts list")
+    return document
+
+
 def read_previous(directory: t.Any, basename: str = DEFAULT_BASENAME) -> dict[str, t.Any] | None:
     """The JSON report already in ``directory`` when this collection's schema can merge with it; otherwise None."""
     try:
-        path = report_path(directory, "json", basename)
-        with open(path, "rb") as handle:
-            document = json.loads(handle.read().decode("utf-8-sig"))
-    except (OSError, ValueError, TypeError, RecursionError):
+        return read_report(report_path(directory, "json", basename))
+    except (OSError, ValueError, TypeError):
         return None
-    if not isinstance(document, dict):
+
+
+def find_baseline(directory: t.Any, run_id: t.Any, basename: str = DEFAULT_BASENAME,
+                  path: t.Any = None) -> dict[str, t.Any] | None:
+    """The earlier run to compare with: ``{"document", "path"}``, or None when there is none.
+
+    With ``path``, that report (ValueError or OSError when it cannot be read). Otherwise the newest
+    ``<basename>-<run_id>.json`` of another run in ``directory`` (by modification time) that is a
+    report and whose run id names the file: a file of another basename that happens to match the
+    pattern is skipped, and so is an unreadable one.
+    """
+    if path is not None:
+        path = os.path.abspath(os.fspath(path))
+        try:
+            return {"document": read_report(path), "path": path}
+        except OSError as exc:
+            raise ValueError(f"cannot read the previous report {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise ValueError(f"the previous report: {exc}") from None
+    target = os.path.abspath(os.fspath(directory))
+    own = run_json_path(target, run_id, basename)
+    prefix = f"{_check_basename(basename)}-"
+    candidates = []
+    try:
+        with os.scandir(target) as entries:
+            for entry in entries:
+                if entry.name.startswith(prefix) and entry.name.endswith(".json") and entry.path != own:
+                    with contextlib.suppress(OSError):
+                        candidates.append((entry.stat().st_mtime_ns, entry.path))
+    except OSError:
         return None
-    version = document.get("schema_version")
-    if type(version) is not int or version != REPORT_SCHEMA_VERSION:  # pylint: disable=unidiomatic-typecheck
-        return None
-    if not isinstance(document.get("run"), dict) or not isinstance(document.get("hosts"), list):
-        return None
-    return document
+    for _mtime, candidate in sorted(candidates, reverse=True):
+        try:
+            document = read_report(candidate)
+        except (OSError, ValueError, TypeError):
+            continue
+        earlier_id = mapping(document.get("run")).get("run_id")
+        if isinstance(earlier_id, str) and earlier_id and earlier_id != run_id \
+                and run_json_path(target, earlier_id, basename) == candidate:
+            return {"document": document, "path": candidate}
+    return None
 
 
 @contextlib.contextmanager
@@ -222,12 +270,15 @@ def write_reports(document: t.Any, directory: t.Any, formats: t.Any = FORMATS,
 
 
 def update_reports(records: t.Any, run: t.Any, directory: t.Any, formats: t.Any = FORMATS,
-                   basename: str = DEFAULT_BASENAME, lock_timeout: float = LOCK_TIMEOUT
+                   basename: str = DEFAULT_BASENAME, lock_timeout: float = LOCK_TIMEOUT, *,
+                   compare: bool = False, previous_report: t.Any = None, bad_rows: t.Any = None
                    ) -> tuple[dict[str, t.Any], dict[str, str]]:
     """Merge ``records`` into the run's report in ``directory`` under the lock and write it: (document, paths).
 
     The JSON report is read back even when this call does not write JSON, so that batches of one run
-    always add up; without a JSON report only this call's hosts are written.
+    always add up; without a JSON report only this call's hosts are written. With ``compare``, the
+    document's ``changes`` compare it with ``previous_report`` (a path) or the newest earlier run's JSON
+    in ``directory`` (find_baseline); ``bad_rows`` are listed in the document.
     """
     _wanted_formats(formats)
     _check_basename(basename)
@@ -235,7 +286,9 @@ def update_reports(records: t.Any, run: t.Any, directory: t.Any, formats: t.Any 
     os.makedirs(target, exist_ok=True)
     with report_lock(target, basename, lock_timeout):
         previous = read_previous(target, basename)
-        document = build_document(records, run, previous)
+        run_id = mapping(run).get("run_id")
+        baseline = find_baseline(target, run_id, basename, previous_report) if compare else None
+        document = build_document(records, run, previous, baseline=baseline, bad_rows=bad_rows)
         same_run = previous is not None and mapping(previous.get("run")).get("run_id") == mapping(document.get("run")).get("run_id")
         paths = write_reports(document, target, formats, basename, replaces_run=not same_run)
     return document, paths

@@ -25,6 +25,7 @@ import jinja2
 from markupsafe import Markup
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import agents as agent_model
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.compare import CHANGE_KINDS, CHANGE_TEXT
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import (
     NEXT_STEP_CHARS,
     NOT_ASSESSED_STATUSES,
@@ -47,6 +48,8 @@ TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates"
 GATE_TEXT = {"allow": "Allowed", "block": "Blocked", "warn": "Allowed, warned", "skip": "Not checked"}
 KB_KIND_TEXT = {"monthly_rollup": "monthly rollup", "security_only": "security-only update",
                 "cumulative_update": "cumulative update"}
+CHANGE_LABEL = {"regressed": "Regressed", "unassessed": "Not checked now", "new": "New", "changed": "Changed",
+                "fixed": "Fixed", "gone": "Gone", "unchanged": "Unchanged"}
 PAGE_SIZE = 250
 PAGE_SIZES = (100, PAGE_SIZE, 1000, 0)
 UNFOLDED_LIST = 40
@@ -250,6 +253,39 @@ def _run_rows(run: t.Mapping[str, t.Any], total: int) -> list[tuple[str, str]]:
     return [(label, display(value)) for label, value in rows if value]
 
 
+def _changes_view(changes: t.Any) -> dict[str, t.Any] | None:
+    """The "changed since" view: counts per kind, a row per host whose status moved, a list per kind to copy."""
+    if not isinstance(changes, Mapping):
+        return None
+    earlier = mapping(changes.get("previous_run"))
+    counts = mapping(changes.get("counts"))
+    entries = [entry for entry in changes.get("hosts") or [] if isinstance(entry, Mapping)]
+    moved = [entry for entry in entries if entry.get("change") in CHANGE_TEXT and entry.get("change") != "unchanged"]
+    since = text(earlier.get("run_id")) or "the previous run"
+    return {
+        "heading": display(f"Changed since run {since}"
+                           + (f" ({text(earlier.get('generated_at'))})" if earlier.get("generated_at") else "")),
+        "path": display(earlier.get("path")),
+        "cards": [(kind, display(counts.get(kind, 0)), CHANGE_LABEL[kind], CHANGE_TEXT[kind]) for kind in CHANGE_KINDS],
+        "rows": [(entry["change"], CHANGE_LABEL[entry["change"]], display(entry.get("host")),
+                  display(STATUS_TEXT[entry["before"]][0] if entry.get("before") in STATUS_TEXT else entry.get("before") or "not in the run"),
+                  display(STATUS_TEXT[entry["after"]][0] if entry.get("after") in STATUS_TEXT else entry.get("after") or "not in the run"))
+                 for entry in moved],
+        "options": [("", f"All changes ({len(moved)})")] + [
+            (kind, f"{CHANGE_LABEL[kind]} ({display(counts.get(kind, 0))})") for kind in CHANGE_KINDS
+            if kind != "unchanged" and counts.get(kind)],
+        "lists": [_copy_list(f"change-{kind}", CHANGE_LABEL[kind],
+                             [text(entry.get("host")) for entry in moved if entry["change"] == kind])
+                  for kind in CHANGE_KINDS if kind != "unchanged" and counts.get(kind)],
+    }
+
+
+def _bad_rows_view(bad_rows: t.Any) -> list[tuple[str, str, str, str, str]]:
+    return [(display(row.get("file")), display(row.get("row")), display(row.get("column")), display(row.get("host")),
+             display(row.get("message")))
+            for row in (bad_rows if isinstance(bad_rows, list) else []) if isinstance(row, Mapping)]
+
+
 def page_view(document: t.Any) -> dict[str, t.Any]:
     """Everything the template shows, as display text (control characters made visible); the template escapes it."""
     views = host_views(document)
@@ -277,6 +313,8 @@ def page_view(document: t.Any) -> dict[str, t.Any]:
         "schema_version": display(document.get("schema_version")),
         "total": display(summary.get("total", counts["total"])),
         "status_order": {status: index for index, status in enumerate(STATUS_ORDER)},
+        "changes": _changes_view(document.get("changes")),
+        "bad_rows": _bad_rows_view(document.get("bad_rows")),
         "details": details,
     }
 

@@ -10,6 +10,7 @@ import typing as t
 from collections.abc import Mapping
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import agents as agent_model
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.compare import CHANGE_KINDS, CHANGE_TEXT
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import (
     NEXT_STEP_CHARS,
     STATUS_ORDER,
@@ -82,6 +83,8 @@ def render_markdown(document: t.Any, paths: t.Mapping[str, t.Any] | None = None,
             if len(attention) > limit:
                 lines.append(f"- ... and {len(attention) - max(limit, 0)} more (see the HTML or CSV report)")
             lines.append("")
+    lines += _changes_lines(document.get("changes"), limit)
+    lines += _bad_row_lines(document.get("bad_rows"), limit)
     products = [(key, value) for key, value in sorted(mapping(document.get("products")).items()) if isinstance(value, Mapping)]
     if products:
         rows = [(_md(entry.get("name") or product), str(len(texts(entry.get("ready_hosts")))),
@@ -93,6 +96,40 @@ def render_markdown(document: t.Any, paths: t.Mapping[str, t.Any] | None = None,
         lines += ["## Reports", ""]
         lines += [f"- {_md(str(fmt).upper())}: {_md(path)}" for fmt, path in paths.items()] + [""]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _changes_lines(changes: t.Any, limit: int) -> list[str]:
+    if not isinstance(changes, Mapping):
+        return []
+    earlier = mapping(changes.get("previous_run"))
+    counts = mapping(changes.get("counts"))
+    lines = [f"## Changed since run {_md(earlier.get('run_id') or 'unknown')}"
+             + (f" ({_md(earlier.get('generated_at'))})" if earlier.get("generated_at") else ""), ""]
+    rows = [(CHANGE_TEXT[kind], kind, str(counts.get(kind, 0))) for kind in CHANGE_KINDS]
+    lines += _md_table(("Change", "Code", "Hosts"), rows, right=(2,)) + [""]
+    moved = [entry for entry in changes.get("hosts") or [] if isinstance(entry, Mapping) and entry.get("change") != "unchanged"]
+    for entry in moved[:max(limit, 0)]:
+        before, after = entry.get("before") or "not in the run", entry.get("after") or "not in the run"
+        lines.append(f"- {_md_host(entry.get('host'))}: {_md(entry.get('change'))}, {_md(before)} -> {_md(after)}")
+    if len(moved) > limit:
+        lines.append(f"- ... and {len(moved) - max(limit, 0)} more (see the HTML or JSON report)")
+    return lines + ([""] if moved else [])
+
+
+def _bad_row_lines(bad_rows: t.Any, limit: int) -> list[str]:
+    rows = [row for row in bad_rows if isinstance(row, Mapping)] if isinstance(bad_rows, list) else []
+    if not rows:
+        return []
+    lines = [f"## Rows that could not be read ({len(rows)})", ""]
+    for row in rows[:max(limit, 0)]:
+        where = _md(row.get("file") or "the export")
+        where += f", row {_md(row.get('row'))}" if row.get("row") is not None else ""
+        where += f", column {_md(row.get('column'))}" if row.get("column") is not None else ""
+        host = f" ({_md_host(row.get('host'))})" if row.get("host") else ""
+        lines.append(f"- {where}{host}: {_md(row.get('message'))}")
+    if len(rows) > limit:
+        lines.append(f"- ... and {len(rows) - max(limit, 0)} more (see the HTML or JSON report)")
+    return lines + [""]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from ansible_collections.codesign.windows.plugins.plugin_utils._agents import HOLD_BACK_STATUSES
 from ansible_collections.codesign.windows.plugins.plugin_utils._hostnames import natural_key as natural
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import agents as agent_model
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.compare import compare_statuses
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import (
     clean,
     flag,
@@ -153,6 +154,12 @@ def host_view(index: int, record: t.Any) -> dict[str, t.Any]:
     else:
         next_step = ""
     service_down = any(agent["service_down"] for agent in agents)
+    source = mapping(record.get("source"))
+    source_text = ""
+    if source.get("kind") == "export":
+        places = [f"{text(item.get('file'))} row {text(item.get('first_row'))}" if item.get("first_row") is not None
+                  else text(item.get("file")) for item in map(mapping, source.get("files") or [])]
+        source_text = "export: " + ("; ".join(places) or "no file named")
     return {
         "host": host,
         "status": status,
@@ -180,6 +187,7 @@ def host_view(index: int, record: t.Any) -> dict[str, t.Any]:
         "warnings": texts(record.get("warnings")),
         "error": error,
         "gathered_at": text(record.get("gathered_at")),
+        "source": source_text,
         "next_step": next_step,
         "attention": status != "ready" or service_down,
     }
@@ -322,12 +330,17 @@ def _hold_back(views: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     return sorted(entries, key=lambda entry: natural(entry["host"]))
 
 
-def build_document(records: t.Any, run: t.Any, previous: t.Any = None) -> dict[str, t.Any]:
+def build_document(records: t.Any, run: t.Any, previous: t.Any = None, *, baseline: t.Any = None,
+                   bad_rows: t.Any = None) -> dict[str, t.Any]:
     """The report document for ``records``; the hosts of ``previous`` are kept when it is the same run.
 
     Ansible ``serial`` batches and AWX slices write the report once per batch: the same ``run_id``
     adds the batch's hosts to the previous document (a host seen again is replaced, unless this
     batch has no gathered result for it), another run id starts afresh.
+
+    ``baseline`` is an earlier run's document, ``{"document": ..., "path": ...}``: the ``changes`` section
+    compares with it. ``bad_rows`` are the export rows that could not be read; with the same run, those
+    of ``previous`` are kept too.
     """
     if isinstance(records, (str, bytes)) or not isinstance(records, (list, tuple)):
         raise ValueError(f"records must be a list of host records, got {type(records).__name__}")
@@ -350,6 +363,7 @@ def build_document(records: t.Any, run: t.Any, previous: t.Any = None) -> dict[s
     pairs = sorted(((host_view(0, record), record) for record in by_host.values()), key=lambda pair: _order_key(pair[0]))
     views = [view for view, _record in pairs]
     hosts = [record for _view, record in pairs]
+    kept_rows = previous.get("bad_rows") if _same_run(previous, run_info) else None
     document = ReportDocument(
         schema_version=REPORT_SCHEMA_VERSION,
         run=run_info,
@@ -357,6 +371,53 @@ def build_document(records: t.Any, run: t.Any, previous: t.Any = None) -> dict[s
         products=agent_model.products(views),
         hold_back=_hold_back(views),
         hosts=hosts,
+        bad_rows=normalize_bad_rows(kept_rows) + normalize_bad_rows(bad_rows),
+        changes=_changes(views, baseline),
     )
+    # The same row reported by two batches of one run is listed once.
+    document["bad_rows"] = [dict(row) for row in dict.fromkeys(
+        tuple(row.items()) for row in document["bad_rows"])]
     document.views = (hosts, views)
     return document
+
+
+BAD_ROW_KEYS = ("file", "row", "column", "message", "host")
+
+
+def normalize_bad_rows(rows: t.Any) -> list[dict[str, t.Any]]:
+    """The rows of an export that could not be read, each with file, row, column, message and host
+    (row, column and host may be null); an entry that is no mapping is kept as its text."""
+    normalized = []
+    for row in rows if isinstance(rows, (list, tuple)) else []:
+        row = row if isinstance(row, Mapping) else {"message": text(row)}
+        number = row.get("row")
+        normalized.append({
+            "file": opt_text(row.get("file")),
+            "row": number if isinstance(number, int) and not isinstance(number, bool) else opt_text(number),
+            "column": opt_text(row.get("column")),
+            "message": text(row.get("message")),
+            "host": opt_text(row.get("host")),
+        })
+    return normalized
+
+
+def _changes(views: list[dict[str, t.Any]], baseline: t.Any) -> dict[str, t.Any] | None:
+    """The comparison with an earlier run (docs/report-schema.md ``changes``), or None without one."""
+    if not isinstance(baseline, Mapping) or not isinstance(baseline.get("document"), Mapping):
+        return None
+    earlier = baseline["document"]
+    before = {}
+    for index, record in enumerate(earlier.get("hosts") if isinstance(earlier.get("hosts"), list) else []):
+        try:
+            before[_host_name(index, record)] = _status_of(record)
+        except ValueError:
+            continue  # a hand-damaged entry of the earlier report cannot be compared
+    comparison = compare_statuses(before, {view["host"]: view["status"] for view in views})
+    earlier_run = mapping(earlier.get("run"))
+    return {
+        "previous_run": {"run_id": opt_text(earlier_run.get("run_id")),
+                         "generated_at": opt_text(earlier_run.get("generated_at")),
+                         "path": opt_text(baseline.get("path"))},
+        "counts": comparison["counts"],
+        "hosts": comparison["hosts"],
+    }

@@ -61,5 +61,76 @@ def host_record(host: str, host_vars: t.Any, *, gathered_var: str, verdict_var: 
     return record
 
 
+def _source_files(sources: t.Any) -> list[dict[str, t.Any]]:
+    files = []
+    for source in sources if isinstance(sources, list) else []:
+        source = mapping(source)
+        files.append({"file": str(source.get("file") or ""), "format": str(source.get("format") or ""),
+                      "first_row": _number(source.get("first_row")), "rows": _number(source.get("rows"))})
+    return files
+
+
+def _number(value: t.Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _row_text(error: t.Mapping[str, t.Any]) -> str:
+    where = str(error.get("file") or "the export")
+    if error.get("row") is not None:
+        where += f", row {error.get('row')}"
+    if error.get("column") is not None:
+        where += f", column {error.get('column')}"
+    return f"{where}: {error.get('message') or 'the row could not be read'}"
+
+
+def export_record(host: str, exported: t.Any, *, gate_mode: str, policy_21h2: str, catalog: t.Any,
+                  package: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
+    """The report record of a host known only from export files (codesign.windows.acs_export_evidence).
+
+    Nothing was gathered from the host: ``gathered_at`` is null and ``source`` names the files and rows.
+    Evidence the export lacks stays null, and the export's notes say what that means for the verdict.
+    """
+    exported = mapping(plain(exported))
+    evidence = exported.get("evidence") if isinstance(exported.get("evidence"), dict) else None
+    errors = [mapping(error) for error in exported.get("errors") or [] if isinstance(error, dict)] \
+        if isinstance(exported.get("errors"), list) else []
+    record: dict[str, t.Any] = {
+        "host": host, "status": None, "error": None, "verdict": None, "evidence": evidence,
+        "warnings": texts(exported.get("notes")) + [_row_text(error) for error in errors], "gate": None,
+        "gathered_at": None,
+        "source": {"kind": "export", "files": _source_files(exported.get("sources")),
+                   "missing": texts(exported.get("missing"))},
+    }
+    if evidence is None:
+        record.update(status="failed", error="the export gave no evidence record for this host")
+    else:
+        verdict = evaluate(evidence, policy_21h2=policy_21h2, catalog=catalog)
+        record.update(status=verdict["status"], verdict=verdict)
+    ready = bool(record["verdict"] and record["verdict"].get("ready") is True)
+    record["gate"] = decide(gate_mode, record["status"], ready, record["error"], package,
+                            missing=missing_text(record["verdict"]))
+    return record
+
+
+def export_records(exported: t.Any, *, gate_mode: str, policy_21h2: str, catalog: t.Any,
+                   package: t.Mapping[str, t.Any] | None) -> list[dict[str, t.Any]]:
+    """Report records for every host of an export result's ``records`` (host -> record, or a list of
+    records with ``host``), judged here once for all of them, with the options of export_record."""
+    if isinstance(exported, dict):
+        items = list(exported.items())
+    elif isinstance(exported, list):
+        items = [(mapping(record).get("host"), record) for record in exported]
+    else:
+        raise ValueError(f"records must be the records of codesign.windows.acs_export_evidence (a mapping of host "
+                         f"to record), got {type(exported).__name__}")
+    records = []
+    for index, (host, record) in enumerate(items):
+        if not isinstance(host, str) or not host.strip():
+            raise ValueError(f"records[{index}] has no host name")
+        records.append(export_record(host, record, gate_mode=gate_mode, policy_21h2=policy_21h2, catalog=catalog,
+                                     package=package))
+    return records
+
+
 def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -233,4 +233,23 @@
   });
   render();
   section.classList.add("live");
+
+  // The "changed since" view: show the hosts of one kind of change.
+  var changes = document.getElementById("changes");
+  var changeBox = document.getElementById("change-filter");
+  if (changes && changeBox) {
+    var changeRows = Array.prototype.slice.call(changes.querySelectorAll("#change-table tbody tr"));
+    var changesShown = document.getElementById("changes-shown");
+    changeBox.addEventListener("change", function () {
+      var want = changeBox.value;
+      var count = 0;
+      changeRows.forEach(function (row) {
+        var show = !want || row.getAttribute("data-change") === want;
+        row.hidden = !show;
+        if (show) { count += 1; }
+      });
+      changesShown.textContent = count + (count === 1 ? " host" : " hosts");
+    });
+    changes.classList.add("live");
+  }
 }());

@@ -160,3 +160,52 @@ def test_what_cannot_be_done_fails_the_task_with_a_message(tmp_path, args, messa
 def test_arguments_are_checked_against_the_spec(tmp_path, args, message):
     with pytest.raises(AnsibleActionFail, match=message):
         run_action({"directory": str(tmp_path), **args}, {}, [])
+
+
+def test_changes_since_the_previous_run_in_the_result_capped(tmp_path, recorded, monkeypatch):
+    monkeypatch.setattr("ansible_collections.codesign.windows.plugins.action.acs_report.CHANGE_LIST_CAP", 2)
+    hostvars = {host: {"acs_readiness_gathered": gathered(record)} for host, record in recorded.items()}
+    first = run_action({"directory": str(tmp_path), "run_id": "n1"}, hostvars, list(recorded)[:10])
+    assert first["changes"] is None
+    second = run_action({"directory": str(tmp_path), "run_id": "n2"}, hostvars, list(recorded)[5:])
+    changes = second["changes"]
+    assert changes["previous_run"]["run_id"] == "n1"
+    assert changes["counts"]["gone"] == 5 and len(changes["hosts"]["gone"]) == 2
+    assert set(changes["hosts"]["gone"]) <= set(list(recorded)[:5])
+    assert changes["hosts"]["truncated"]["gone"] == 5
+    assert changes["counts"]["new"] == len(recorded) - 10
+    assert second["statuses"] == {record["host"]: record["status"] for record in report_of(tmp_path)["hosts"]}
+    off = run_action({"directory": str(tmp_path), "run_id": "n3", "compare": False}, hostvars, list(recorded))
+    assert off["changes"] is None and report_of(tmp_path)["changes"] is None
+
+
+def test_an_unreadable_previous_report_fails_with_its_path(tmp_path, recorded):
+    result = run_action({"directory": str(tmp_path), "run_id": "n1", "previous_report": str(tmp_path / "nope.json")},
+                        {}, ["h"])
+    assert result["failed"] is True and f"cannot read the previous report {tmp_path / 'nope.json'}" in result["msg"]
+
+
+def test_export_records_replace_the_hosts_of_the_play(tmp_path):
+    exported = {"srv-a": {"host": "srv-a", "evidence": {"os_name": "Windows Server 2019 Standard",
+                                                        "os_version": "10.0.17763", "ubr": 2210,
+                                                        "installation_type": "Server"},
+                          "missing": [], "notes": [], "errors": [],
+                          "sources": [{"file": "e.csv", "format": "evidence", "first_row": 2, "rows": 1}]}}
+    bad_rows = [{"file": "e.csv", "row": None, "column": None, "message": "x", "host": None}]
+    result = run_action({"directory": str(tmp_path), "run_id": "x1", "records": exported, "bad_rows": bad_rows},
+                        {}, ["localhost"])
+    assert result.get("failed") is not True, result
+    report = report_of(tmp_path)
+    assert [host["host"] for host in report["hosts"]] == ["srv-a"], "localhost, the play's host, is not reported"
+    assert report["hosts"][0]["status"] == "ready" and report["bad_rows"] == bad_rows and result["bad_rows"] == 1
+    broken = run_action({"directory": str(tmp_path), "run_id": "x2", "records": "srv-a"}, {}, ["localhost"])
+    assert broken["failed"] is True and broken["msg"].startswith("acs_report: records:")
+
+
+def test_statuses_name_only_the_hosts_this_task_reported_on(tmp_path, recorded):
+    hostvars = {host: {"acs_readiness_gathered": gathered(record)} for host, record in recorded.items()}
+    hosts = list(recorded)
+    run_action({"directory": str(tmp_path), "run_id": "slices"}, hostvars, hosts[:3])
+    other_slice = run_action({"directory": str(tmp_path), "run_id": "slices"}, hostvars, hosts[3:6])
+    assert len(report_of(tmp_path)["hosts"]) == 6, "the report holds both slices"
+    assert other_slice["statuses"] == {host: recorded[host]["status"] for host in hosts[3:6]}
