@@ -1296,6 +1296,7 @@ class EmulatedHost:
         self.port = config.port
         self.certificate: SelfSignedCertificate | None = None
         self._listener: _Listener | None = None
+        self._placeholder: socket.socket | None = None   # holds the port while the host is down
 
     @property
     def name(self) -> str:
@@ -1362,15 +1363,32 @@ class EmulatedHost:
         return self._listener is None
 
     def go_down(self, timeout: float = 5.0) -> None:
-        """Stop listening (connection refused), e.g. while the machine reboots."""
+        """Stop listening (connection refused), e.g. while the machine reboots.
+
+        The port stays bound without listening, so connections are refused and nothing else on this
+        machine (another fleet, another test run) can take the port and answer in the host's place."""
         self._begin_stop()
         self._join(timeout)
+        if self._placeholder is None:
+            placeholder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                placeholder.bind((self.address, self.port))
+            except OSError:
+                placeholder.close()
+            else:
+                self._placeholder = placeholder
 
     def come_up(self) -> None:
         """Listen again on the same address and port; earlier shells are gone, as after a reboot."""
         if self._listener is None:
+            self._release_placeholder()
             self.service.restart()
             self._listen(self.port)
+
+    def _release_placeholder(self) -> None:
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
 
     def _start(self) -> None:
         self.service.restart()
@@ -1464,6 +1482,7 @@ class Fleet:
             host._begin_stop()
         for host in self._hosts.values():
             host._join(timeout)
+            host._release_placeholder()
         for account in self._ntlm_accounts:
             _NtlmUserFile.unregister(*account)
         self._ntlm_accounts.clear()
