@@ -237,6 +237,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="50,200", help="fleet sizes, comma-separated (e.g. 50,200,1000)")
     parser.add_argument("--records", default="10000,50000", help="report sizes for the controller side")
+    parser.add_argument("--keep", type=pathlib.Path, help="keep the playbook logs, reports and inventories here")
     parser.add_argument("--report-child", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.report_child:
@@ -244,7 +245,8 @@ def main() -> None:
         return
     bench_verdict()
     with tempfile.TemporaryDirectory() as directory:
-        work = pathlib.Path(directory)
+        work = arguments.keep or pathlib.Path(directory)
+        work.mkdir(parents=True, exist_ok=True)
         requests_many_updates = bench_requests_with_updates(1_200, work)
         fleets = {count: bench_fleet(count, work) for count in (int(x) for x in arguments.hosts.split(","))}
     bench_controller(tuple(int(x) for x in arguments.records.split(",")))
