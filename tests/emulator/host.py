@@ -247,8 +247,8 @@ class EmulatedWindows:
     def _module_win_shell(self, args: dict[str, t.Any], check_mode: bool) -> dict[str, t.Any]:
         """ansible.windows.win_shell for the commands a readiness playbook types: Get-HotFix (the
         Win32_QuickFixEngineering rows, https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-hotfix)
-        and Test-Path on the Cert: drive, whose LocalMachine\\Root logical store joins the registry,
-        group policy and enterprise physical stores
+        and Test-Path on the Cert: drive, whose LocalMachine\\Root logical store joins the .Default,
+        .AuthRoot, .GroupPolicy and .Enterprise physical stores (and .SmartCard, not modelled)
         (https://learn.microsoft.com/windows/win32/seccrypto/system-store-locations)."""
         command = str(args.get("_raw_params") or "").strip()
         stdout = None
@@ -258,7 +258,7 @@ class EmulatedWindows:
         if hotfix:
             stdout = "".join(f"{row['HotFixID']}\r\n" for row in self.model.wmi("Win32_QuickFixEngineering"))
         elif cert:
-            stores = (CERT_STORES["root"], CERT_STORES["policy"], CERT_STORES["enterprise"])
+            stores = (CERT_STORES["root"], CERT_STORES["auth_root"], CERT_STORES["policy"], CERT_STORES["enterprise"])
             found = any(self.model.registry.open(f"{store}\\{cert.group(1)}") is not None for store in stores)
             stdout = "True\r\n" if found else "False\r\n"
         if stdout is None:
