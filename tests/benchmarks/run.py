@@ -4,9 +4,9 @@
 2. HTTP requests per host for acs_facts on hosts with 1,200 installed updates.
 3. The fleet, side by side on the same emulated Server 2019 hosts (50 and 200 by default, --hosts):
    the floor (one raw task), acs_facts alone, playbooks/assess.yml, playbooks/gate.yml and a naive
-   ansible.windows peer (playbooks/naive_peer.yml): whole ansible-playbook wall time, controller CPU
-   and peak memory (wait4 rusage of its process tree), the emulator's CPU, HTTP requests and bytes
-   per host.
+   ansible.windows peer (tests/benchmarks/playbooks/naive_peer.yml): whole ansible-playbook wall time,
+   controller CPU and peak memory (wait4 rusage of its process tree), the emulator's CPU, HTTP
+   requests and bytes per host.
 4. The controller side, one core: verdicts and every report format for 10,000 and 50,000 records.
 Then the targets of docs/performance.md, pass or fail.
 """
