@@ -135,7 +135,7 @@ compat-core2.19:
 	    COLLECTIONS=.work/collections-core2.19
 
 benchmark: setup
-	$(BIN)/python tests/benchmarks/run.py
+	$(BIN)/python tests/benchmarks/run.py $(BENCHMARK_ARGS)
 
 clean:
 	rm -rf .venv .venv-core2.16 .venv-core2.19 .venv-importer .work tests/output reports

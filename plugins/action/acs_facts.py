@@ -36,7 +36,9 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     resolve_subsets,
     runner_budget_seconds,
 )
+from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import CatalogError, load_catalog
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
+from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import PolicyError, check_policy, evaluate
 
 ARGUMENT_SPEC = {
     "gather_subset": {"type": "list", "elements": "str", "default": ["all"]},
@@ -44,6 +46,9 @@ ARGUMENT_SPEC = {
     "esu": {"type": "bool"},
     "offline": {"type": "bool"},
     "command_timeout": {"type": "int"},
+    "verdict": {"type": "bool", "default": False},
+    "policy_21h2": {"type": "str", "default": "strict", "choices": ["strict", "lenient"]},
+    "catalog": {"type": "raw"},
 }
 # Slack on top of the probes' own timeouts before the controller gives up on a silent host.
 CONTROLLER_SLACK = 60
@@ -70,6 +75,14 @@ class ActionModule(ActionBase):
         except SubsetError as exc:
             result.update(failed=True, msg=str(exc))
             return result
+
+        if args["verdict"]:
+            # Checked before the host is asked: a typo in the policy or catalog is the caller's error.
+            try:
+                policy, catalog = check_policy(args["policy_21h2"]), load_catalog(args["catalog"])
+            except (PolicyError, CatalogError) as exc:
+                result.update(failed=True, msg=f"acs_facts: {exc}")
+                return result
 
         inventory = {}
         for key in ("esu", "offline"):
@@ -117,6 +130,11 @@ class ActionModule(ActionBase):
         if warnings:
             result["warnings"] = warnings
         result["ansible_facts"] = {"acs": facts}
+        if args["verdict"]:
+            # Judged here, in the worker that already holds the evidence: the role needs no second
+            # per-host task (a set_fact with the filter) to publish it.
+            result["ansible_facts"]["acs_verdict"] = evaluate(facts.get("evidence"), policy_21h2=policy,
+                                                              catalog=catalog)
         return result
 
     @staticmethod

@@ -77,6 +77,23 @@ options:
         on demand. Defaults to the host variable C(acs_offline), read as for O(esu), then to what the
         V(connectivity) subset found.
     type: bool
+  verdict:
+    description:
+      - Also judge the evidence, as P(codesign.windows.acs_verdict#filter) does with O(policy_21h2) and O(catalog),
+        and return the verdict as the fact C(acs_verdict). The C(codesign.windows.acs_readiness) role sets it,
+        so that judging costs no second task per host.
+    type: bool
+    default: false
+  policy_21h2:
+    description:
+      - How to judge Windows 10 21H2 builds, as the filter's C(policy_21h2). Used with O(verdict) only.
+    type: str
+    choices: [strict, lenient]
+    default: strict
+  catalog:
+    description:
+      - Catalog overrides, as the filter's C(catalog). Used with O(verdict) only.
+    type: raw
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -120,10 +137,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ansible_facts:
-  description: Facts added under C(acs).
+  description: Facts added under C(acs), and C(acs_verdict) with O(verdict).
   returned: success
   type: complex
   contains:
+    acs_verdict:
+      description: The verdict on the evidence, as P(codesign.windows.acs_verdict#filter) returns it.
+      returned: with O(verdict)
+      type: dict
+      sample: {status: ready, ready: true}
     acs:
       description: The host's ACS evidence.
       returned: success

@@ -64,6 +64,15 @@ def test_assess_is_read_only_and_fails_only_the_unassessed(assessed, fleet_model
     assert run.rc != 0
 
 
+def test_the_gate_play_visits_only_the_hosts_it_has_something_to_do_for(assessed, fleet_models):
+    """Every task costs a worker process per host: the assessed hosts never enter the gate's play."""
+    run, _reports = assessed
+    unassessed = {name for name, model in fleet_models.items()
+                  if "unreachable" in model.expect or "failed" in model.expect}
+    visited = {r["host"] for r in run.results if r["task"].endswith("Fail the hosts that could not be assessed")}
+    assert visited == unassessed
+
+
 def test_assess_csv_html_markdown_and_stats(assessed, fleet_models):
     run, reports = assessed
     with (reports / "acs-readiness.csv").open(encoding="utf-8-sig", newline="") as handle:

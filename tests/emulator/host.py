@@ -4,7 +4,8 @@ Dispatch, as Windows would see it:
 * no PowerShell installed -> cmd.exe's "is not recognized" error;
 * an -EncodedCommand value that is not base64 -> PowerShell's "not properly encoded" error (a line
   over cmd.exe's 8,191 characters never gets here: the server answers cmd.exe's refusal);
-* Ansible's module exec wrapper on stdin -> the module's answer from the model (win_ping, setup),
+* Ansible's module exec wrapper on stdin -> the module's answer from the model (win_ping, setup,
+  win_reg_stat, and win_shell for the few commands a hand-written readiness playbook runs),
   or Ansible's own "requires PowerShell v5.1" failure on older hosts, as its bootstrap prints;
 * a bootstrap that runs its stdin -> the bootstrap and that script, executed by the PowerShell
   interpreter (emulator.pwsh) against the model; emulator.probe_runner's independent reading of the probes
@@ -30,7 +31,7 @@ from emulator import probe_runner
 from emulator.pwsh.dotnet import run_script
 from emulator.pwsh.runtime import ScriptError, UnsupportedConstruct, to_string
 from emulator.cmdline import parse_ansible_exec_wrapper, parse_powershell_command_line
-from emulator.windows import WindowsHost
+from emulator.windows import CERT_STORES, Denied, WindowsHost
 from emulator.wsman import CommandResult
 
 NOT_RECOGNIZED = ("'{name}' is not recognized as an internal or external command,\r\n"
@@ -219,3 +220,59 @@ class EmulatedWindows:
             "module_setup": True,
         }
         return {"changed": False, "ansible_facts": facts}
+
+    # ---- what a hand-written ansible.windows readiness playbook asks (tests/benchmarks) ---------
+    def _module_win_reg_stat(self, args: dict[str, t.Any], check_mode: bool) -> dict[str, t.Any]:
+        """ansible.windows.win_reg_stat on HKLM: the key's existence, or one value with its type.
+        https://docs.ansible.com/ansible/latest/collections/ansible/windows/win_reg_stat_module.html"""
+        path = str(args.get("path") or args.get("key") or "")
+        hive, _, rest = path.partition("\\")
+        if hive.upper().rstrip(":") not in ("HKLM", "HKEY_LOCAL_MACHINE"):
+            return {"failed": True, "msg": f"the emulated host {self.name} models only HKLM, not {path}"}
+        try:
+            key = self.model.registry.open(rest)
+        except Denied as exc:
+            return {"failed": True, "changed": False, "msg": str(exc)}
+        name = args.get("name")
+        if key is None or (name and key.get(name) is None):
+            return {"changed": False, "exists": False}
+        if not name:
+            return {"changed": False, "exists": True,
+                    "properties": {n: {"value": v, "type": _reg_type(v), "raw_value": v}
+                                   for n, v in key.values.values()},
+                    "sub_keys": self.model.registry.subkey_names(rest)}
+        value = key.get(name)
+        return {"changed": False, "exists": True, "value": value, "raw_value": value, "type": _reg_type(value)}
+
+    def _module_win_shell(self, args: dict[str, t.Any], check_mode: bool) -> dict[str, t.Any]:
+        """ansible.windows.win_shell for the commands a readiness playbook types: Get-HotFix (the
+        Win32_QuickFixEngineering rows, https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-hotfix)
+        and Test-Path on the Cert: drive, whose LocalMachine\\Root logical store joins the .Default,
+        .AuthRoot, .GroupPolicy and .Enterprise physical stores (and .SmartCard, not modelled)
+        (https://learn.microsoft.com/windows/win32/seccrypto/system-store-locations)."""
+        command = str(args.get("_raw_params") or "").strip()
+        stdout = None
+        hotfix = re.fullmatch(r"(?:\(\s*Get-HotFix\s*\)\.HotFixID|Get-HotFix\s*\|\s*Select-Object\s+"
+                              r"-ExpandProperty\s+HotFixID)", command, re.I)
+        cert = re.fullmatch(r"Test-Path\s+['\"]?Cert:\\LocalMachine\\Root\\([0-9A-Fa-f]{40})['\"]?", command, re.I)
+        if hotfix:
+            stdout = "".join(f"{row['HotFixID']}\r\n" for row in self.model.wmi("Win32_QuickFixEngineering"))
+        elif cert:
+            stores = (CERT_STORES["root"], CERT_STORES["auth_root"], CERT_STORES["policy"], CERT_STORES["enterprise"])
+            found = any(self.model.registry.open(f"{store}\\{cert.group(1)}") is not None for store in stores)
+            stdout = "True\r\n" if found else "False\r\n"
+        if stdout is None:
+            return {"failed": True, "changed": True, "rc": 1, "cmd": command, "stdout": "",
+                    "stderr": f"The emulated host {self.name} cannot run this command: {command[:120]!r}\r\n",
+                    "msg": "non-zero return code"}
+        return {"changed": True, "rc": 0, "cmd": command, "stdout": stdout, "stderr": "",
+                "stdout_lines": stdout.splitlines()}
+
+
+def _reg_type(value: t.Any) -> str:
+    """The registry type the model's Python value stands for."""
+    if isinstance(value, int):
+        return "REG_DWORD"
+    if isinstance(value, (list, tuple)):
+        return "REG_MULTI_SZ"
+    return "REG_SZ"

@@ -190,6 +190,8 @@ class HostStats:
     operation_timeouts: int  # Receives answered with the w:TimedOut fault: the command was still running
     recent_commands: tuple[tuple[str, int], ...]  # the last N (command_line, stdin length), oldest first
     errors: tuple[str, ...]  # tracebacks of server or backend failures; empty in a healthy run
+    bytes_received: int = 0  # HTTP request bodies, as sent on the wire
+    bytes_sent: int = 0  # HTTP response bodies, as sent on the wire
 
     @property
     def protocol_requests(self) -> int:
@@ -494,6 +496,8 @@ class _HostService:
             self._operation_timeouts = 0
             self._recent: deque[tuple[str, int]] = deque(maxlen=self._history)
             self._errors: list[str] = []
+            self._bytes_received = 0
+            self._bytes_sent = 0
 
     def stats(self) -> HostStats:
         with self._cond:
@@ -505,11 +509,18 @@ class _HostService:
                 operation_timeouts=self._operation_timeouts,
                 recent_commands=tuple(self._recent),
                 errors=tuple(self._errors),
+                bytes_received=self._bytes_received,
+                bytes_sent=self._bytes_sent,
             )
 
-    def count_request(self) -> None:
+    def count_request(self, body_bytes: int = 0) -> None:
         with self._cond:
             self._requests += 1
+            self._bytes_received += body_bytes
+
+    def count_sent(self, body_bytes: int) -> None:
+        with self._cond:
+            self._bytes_sent += body_bytes
 
     def count_auth_request(self) -> None:
         with self._cond:
@@ -1009,7 +1020,7 @@ class _WinRMRequestHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         body = self._read_body()
-        self.service.count_request()
+        self.service.count_request(len(body))
         if self.path.split("?", 1)[0].rstrip("/").lower() != "/wsman":
             self._send(404)
             return
@@ -1156,6 +1167,7 @@ class _WinRMRequestHandler(BaseHTTPRequestHandler):
         ]
         if self.close_connection:
             lines.append("Connection: close")
+        self.service.count_sent(len(body))
         self.wfile.write("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + body)
 
     def _drop(self) -> None:

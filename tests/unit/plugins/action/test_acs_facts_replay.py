@@ -16,11 +16,12 @@ from unittest.mock import MagicMock
 
 import pytest
 import requests
-from ansible.errors import AnsibleConnectionFailure
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import shell_loader
 
 from ansible_collections.codesign.windows.plugins.action import acs_facts
+from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     BOOTSTRAP,
     POWERSHELL,
@@ -99,6 +100,33 @@ def test_healthy_host_gives_its_evidence():
     assert (evidence["os_version"], evidence["ubr"]) == ("10.0.17763", 2210)
     assert result["changed"] is False
     assert len(connection.commands) == 1  # one command per host
+
+
+def test_verdict_is_judged_in_the_gather_only_when_asked():
+    plain_result, _connection, _warning = run_action(recorded("w2019-2210"))
+    assert "acs_verdict" not in plain_result["ansible_facts"]
+    result, _connection, _warning = run_action(recorded("w2019-2210"), args={"verdict": True})
+    evidence = result["ansible_facts"]["acs"]["evidence"]
+    assert result["ansible_facts"]["acs_verdict"] == evaluate(evidence)
+    assert result["ansible_facts"]["acs_verdict"]["status"] == "ready"
+
+
+def test_verdict_follows_the_policy_given():
+    pending = recorded("w2008r2-esu-ready")
+    for policy in ("strict", "lenient"):
+        result, _connection, _warning = run_action(pending, args={"verdict": True, "policy_21h2": policy},
+                                                   task_vars={"acs_esu": "yes"})
+        evidence = result["ansible_facts"]["acs"]["evidence"]
+        assert result["ansible_facts"]["acs_verdict"] == evaluate(evidence, policy_21h2=policy)
+
+
+def test_a_wrong_policy_or_catalog_fails_before_the_host_is_asked():
+    connection = RecordedConnection(recorded("w2019-2210"))
+    with pytest.raises(AnsibleActionFail, match="policy_21h2 must be one of"):
+        run_action(connection, args={"verdict": True, "policy_21h2": "loose"})
+    result, _connection, _warning = run_action(connection, args={"verdict": True, "catalog": {"rows": 5}})
+    assert result["failed"] and result["msg"].startswith("acs_facts: ")
+    assert not connection.commands
 
 
 def test_powershell_2_host():
