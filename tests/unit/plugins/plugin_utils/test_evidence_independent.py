@@ -1,0 +1,142 @@
+"""The evidence record built from hand-written runner documents, checked against the documented contract
+(docs/verdict.md, "The evidence record"), not against the code's own tables.
+
+Probes are found by what they read (a registry path, a WMI class), not by their ids, so that renaming a
+probe does not break these tests while reading the wrong key does.
+CBS CurrentState values: 112 installed, 96 install pending, 80 superseded, 0 absent (acs-facts.md line 99-100,
+"commonly documented values").
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import build_facts, warnings_for
+from ansible_collections.codesign.windows.plugins.plugin_utils._probes import SUBSETS, build_probes
+from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
+
+CBS_PACKAGES = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages"
+CURRENT_VERSION = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+PROBES = build_probes(SUBSETS)
+
+
+def probe_reading(path=None, wmi_class=None):
+    found = [p for p in PROBES if (path and p.get("path") == path) or (wmi_class and p.get("wmi_class") == wmi_class)]
+    assert len(found) == 1, (path, wmi_class, [p["id"] for p in found])
+    return found[0]["id"]
+
+
+CBS = probe_reading(path=CBS_PACKAGES)
+QFE = probe_reading(wmi_class="Win32_QuickFixEngineering")
+OS = probe_reading(path=CURRENT_VERSION)
+
+
+def facts(results, inventory=None):
+    document = {"acs_runner": 1, "powershell": "4.0", "elapsed_ms": 5, "complete": True, "results": []}
+    for probe_id, data in results.items():
+        if isinstance(data, tuple):       # (category, message): the probe failed on the host
+            document["results"].append({"id": probe_id, "ok": False, "category": data[0], "error": data[1]})
+        else:
+            document["results"].append({"id": probe_id, "ok": True, "data": data})
+    return build_facts(document, PROBES, list(SUBSETS), inventory or {"esu": None, "offline": None})
+
+
+SERVER_2012_R2 = {"exists": True, "values": {"ProductName": "Windows Server 2012 R2 Standard", "CurrentVersion": "6.3",
+                                             "CurrentBuildNumber": "9600", "InstallationType": "Server"}}
+
+
+def package(name, state):
+    return {"name": name, "values": {"CurrentState": state}}
+
+
+def cbs(*packages, truncated=False):
+    return {"exists": True, "items": list(packages), "truncated": truncated}
+
+
+def qfe(*ids):
+    return {"items": [{"HotFixID": kb, "Description": "Update", "InstalledOn": "10/13/2021"} for kb in ids],
+            "truncated": False}
+
+
+ROLLUP = "Package_for_RollupFix~31bf3856ad364e35~amd64~~9600.20144.1.5"
+KB = "Package_for_KB5006729~31bf3856ad364e35~amd64~~6.3.1.2"
+
+
+@pytest.mark.parametrize("state, installed, pending", [
+    (112, True, False),    # installed
+    (96, False, True),     # install pending: staged, active after a restart
+    (80, True, False),     # superseded: it was installed and a later package replaced it
+    (0, False, False),     # absent
+])
+def test_cbs_current_state(state, installed, pending):
+    evidence = facts({OS: SERVER_2012_R2, CBS: cbs(package(ROLLUP, state), package(KB, state)), QFE: qfe()})["evidence"]
+    assert ("9600.20144.1.5" in evidence["rollup_builds"]) is installed
+    assert ("9600.20144.1.5" in evidence["pending_rollup_builds"]) is pending
+    assert ("KB5006729" in evidence["hotfixes"]) is installed
+    status = evaluate(evidence)["status"]
+    assert status == ("ready" if installed else "reboot_pending" if pending else "needs_kb"), evidence
+
+
+def test_cbs_state_as_text_is_read_as_a_number():
+    evidence = facts({OS: SERVER_2012_R2, CBS: cbs(package(ROLLUP, "112")), QFE: qfe()})["evidence"]
+    assert evidence["rollup_builds"] == ["9600.20144.1.5"]
+
+
+def test_qfe_denied_with_cbs_present_keeps_what_cbs_tells():
+    result = facts({OS: SERVER_2012_R2, QFE: ("denied", "Access denied"), CBS: cbs(package(KB, 112))})
+    evidence = result["evidence"]
+    assert evidence["hotfixes"] == ["KB5006729"]
+    assert evaluate(evidence)["status"] == "ready"
+    assert [(e["probe"], e["category"]) for e in result["errors"] if e["category"] != "missing"] == [(QFE, "denied")]
+    assert any("permission denied" in w and "not treated as missing" in w for w in warnings_for(result["errors"]))
+
+
+def test_cbs_denied_with_qfe_present_keeps_what_qfe_tells():
+    result = facts({OS: SERVER_2012_R2, CBS: ("denied", "Requested registry access is not allowed."),
+                    QFE: qfe("KB5006714", "File 1", "")})
+    evidence = result["evidence"]
+    assert evidence["hotfixes"] == ["KB5006714"]       # "File 1" and blanks are no KB
+    assert evidence["rollup_builds"] == [] and evidence["pending_rollup_builds"] == []
+    assert evaluate(evidence)["status"] == "ready"
+
+
+def test_both_sources_denied_is_unknown_never_missing():
+    result = facts({OS: SERVER_2012_R2, CBS: ("denied", "x"), QFE: ("denied", "y")})
+    assert result["evidence"]["hotfixes"] is None
+    verdict = evaluate(result["evidence"])
+    assert verdict["status"] == "unknown"
+
+
+def test_qfe_and_cbs_together_are_one_list():
+    evidence = facts({OS: SERVER_2012_R2, QFE: qfe("KB2919355"), CBS: cbs(package(KB, 112), package(ROLLUP, 96))})[
+        "evidence"]
+    assert evidence["hotfixes"] == ["KB2919355", "KB5006729"]
+    assert evidence["pending_rollup_builds"] == ["9600.20144.1.5"]
+    assert evaluate(evidence)["status"] == "reboot_pending"    # listed, but its rollup package still pending
+
+
+def test_os_fields_from_the_current_version_key():
+    windows_10 = {"exists": True, "values": {
+        "ProductName": "Windows 10 Enterprise", "CurrentMajorVersionNumber": 10, "CurrentMinorVersionNumber": 0,
+        "CurrentVersion": "6.3", "CurrentBuildNumber": "17763", "CurrentBuild": "17763", "UBR": 2210,
+        "InstallationType": "Client", "DisplayVersion": None, "ReleaseId": "1809"}}
+    evidence = facts({OS: windows_10, CBS: cbs(), QFE: qfe()})["evidence"]
+    assert (evidence["os_version"], evidence["ubr"], evidence["installation_type"], evidence["display_version"]) == \
+        ("10.0.17763", 2210, "Client", "1809")
+    assert evaluate(evidence)["status"] == "ready"
+    below = facts({OS: {"exists": True, "values": {**windows_10["values"], "UBR": 2209}}, CBS: cbs(), QFE: qfe()})
+    assert evaluate(below["evidence"])["status"] == "needs_kb"
+
+
+def test_a_failed_os_probe_leaves_the_os_unknown():
+    result = facts({OS: ("timeout", "probe timed out after 10000 ms"), CBS: cbs(), QFE: qfe()})
+    assert result["evidence"]["os_version"] is None and result["evidence"]["os_name"] is None
+    assert evaluate(result["evidence"])["status"] == "unknown"
+    assert any("gather_timeout" in w for w in warnings_for(result["errors"]))
+
+
+def test_a_probe_without_an_answer_is_an_error_not_evidence():
+    result = facts({OS: SERVER_2012_R2})
+    missing = {e["probe"] for e in result["errors"] if e["category"] == "missing"}
+    assert {CBS, QFE} <= missing
+    assert result["evidence"]["hotfixes"] is None
