@@ -25,7 +25,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help demo test setup system-deps unit e2e sanity lint docs-check changelog-lint \
-        molecule compat importer benchmark clean requirements-refresh
+        molecule compat importer benchmark mutation clean requirements-refresh
 
 help:
 	@echo "make demo   - start the emulated Windows fleet, assess it, write reports/ (HTML, CSV, JSON)"
@@ -110,6 +110,10 @@ compat:
 
 benchmark: setup
 	$(BIN)/python tests/benchmarks/run.py
+
+# Mutation testing, not part of `make test` (docs/testing.md, "Mutation testing"). MUTATION_SAMPLE=0 runs every mutant.
+mutation: setup
+	$(BIN)/python tests/mutation/run.py
 
 clean:
 	rm -rf .venv .venv-core2.19 .venv-importer .work tests/output reports

@@ -1,0 +1,14 @@
+"""Edges of the gate that mutation testing found untested (docs/testing.md, "Mutation testing")."""
+
+from __future__ import annotations
+
+from ansible_collections.codesign.windows.plugins.plugin_utils._gate import decide, package_summary
+
+
+def test_the_gate_names_the_refused_package():
+    package = {"path": "/srv/agent.msi", "verdict": "untrusted", "reasons": ["the chain ends at an unknown root"]}
+    decision = decide("enforce", "ready", True, package=package)
+    assert decision == {"mode": "enforce", "decision": "block",
+                        "reason": "the agent package /srv/agent.msi: untrusted must not be deployed anywhere: "
+                                  "the chain ends at an unknown root"}
+    assert package_summary(None) == "" and package_summary({}) == ""

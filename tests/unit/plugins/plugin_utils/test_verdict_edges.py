@@ -1,0 +1,30 @@
+"""Edges of the verdict that mutation testing found untested (docs/testing.md, "Mutation testing")."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
+
+
+@pytest.mark.parametrize("ubr, status", [(0, "needs_kb"), (65535, "ready"), (65536, "unknown"), (-1, "unknown")])
+def test_ubr_range_is_0_to_65535(ubr, status):
+    # UBR is a DWORD the update stack writes; 0 is a real value (an RTM build), not "unusable".
+    verdict = evaluate({"os_version": "10.0.17763", "installation_type": "Server", "ubr": ubr, "hotfixes": [],
+                        "root_ca_present": True})
+    assert verdict["status"] == status, verdict["reasons"]
+
+
+@pytest.mark.parametrize("architecture, named", [("AMD64", "x64"), ("x86", "x86"), ("ARM64", "ARM64"),
+                                                 (" arm64 ", "ARM64"), ("64-bit", "x64"), ("32-bit", "x86"),
+                                                 ("IA64", None), (None, None)])
+def test_kb_titles_name_the_architecture(architecture, named):
+    evidence = {"os_version": "10.0.17763.1000", "installation_type": "Server", "hotfixes": [],
+                "root_ca_present": True}
+    if architecture is not None:
+        evidence["architecture"] = architecture
+    (detail,) = evaluate(evidence)["kb_details"]
+    assert detail["architecture"] == named
+    suffix = f" for {named}-based Systems" if named else ""
+    assert detail["title"] == f"2021-09 Cumulative Update for Windows Server 2019{suffix} (KB5005625)"
+
