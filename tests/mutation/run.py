@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Mutation testing: make one small bug at a time in the code that decides what users see, run the tests
 that should notice, and print the share of bugs they caught (the kill rate) per file.
 
@@ -53,7 +52,8 @@ class Target:
         return self.label or self.path.rsplit("/", 1)[-1]
 
 
-VERDICT_TESTS = ("tests/unit/test_catalog_doc.py", f"{UNIT}/test_catalog_independent.py", f"{UNIT}/test_verdict_edges.py", f"{UNIT}/test_winver_edges.py", f"{UNIT}/test_verdict.py", f"{UNIT}/test_verdict_properties.py",
+VERDICT_TESTS = ("tests/unit/test_catalog_doc.py", f"{UNIT}/test_catalog_independent.py", f"{UNIT}/test_verdict_edges.py",
+                 f"{UNIT}/test_winver_edges.py", f"{UNIT}/test_verdict.py", f"{UNIT}/test_verdict_properties.py",
                  f"{UNIT}/test_agents.py", f"{UNIT}/test_catalog.py", f"{UNIT}/test_winver.py")
 EVIDENCE_TESTS = (f"{UNIT}/test_evidence_independent.py", f"{UNIT}/test_probes_independent.py",
                   f"{UNIT}/test_evidence_signals.py", RUNNER_E2E)
@@ -65,7 +65,8 @@ TARGETS: tuple[Target, ...] = (
     Target(f"{UTILS}/_winver.py", VERDICT_TESTS),
     Target(f"{UTILS}/_evidence.py", EVIDENCE_TESTS),
     Target(f"{UTILS}/_probes.py", EVIDENCE_TESTS),
-    Target(f"{UTILS}/_gate.py", (f"{UNIT}/test_gate_edges.py", f"{UNIT}/test_gate.py", "tests/unit/plugins/action/test_acs_agent_package.py")),
+    Target(f"{UTILS}/_gate.py", (f"{UNIT}/test_gate_edges.py", f"{UNIT}/test_gate.py",
+                                 "tests/unit/plugins/action/test_acs_agent_package.py")),
     *(Target(f"{UTILS}/_authenticode/{module}", SIGNATURE_TESTS, label=f"_authenticode/{module}")
       for module in ("__init__.py", "_certs.py", "_cfb.py", "_cms.py", "_der.py", "_msi.py", "_pe.py",
                      "_timestamps.py", "_trust.py", "_verdict.py")),
