@@ -314,6 +314,19 @@ class Sandbox:
             path.write_text(original, encoding="utf-8")
 
 
+_RESULT_LINE = re.compile(r"^\s+(?:survived|error \d+)\s+[\d.]+s (.+?):(\d+): (.+?)(?:  <--)?$")
+
+
+def _survivors(log: pathlib.Path) -> set[tuple[str, int, str]]:
+    """(file, line, mutation) of every mutant a previous run's output shows as not killed."""
+    found = set()
+    for line in log.read_text(encoding="utf-8").splitlines():
+        match = _RESULT_LINE.match(line)
+        if match:
+            found.add((match.group(1), int(match.group(2)), match.group(3)))
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--sample", type=int, default=int(os.environ.get("MUTATION_SAMPLE", "25")),
@@ -325,16 +338,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-factor", type=float, default=3.0,
                         help="a mutant's tests time out after this many times the unmutated run, plus 10 s")
     parser.add_argument("--list", action="store_true", help="print the sampled mutants and stop")
+    parser.add_argument("--rerun", metavar="LOG",
+                        help="run only the mutants a previous run's output shows as survivors (after adding tests)")
     args = parser.parse_args(argv)
 
     wanted = [w for w in args.only.split(",") if w]
     targets = [t for t in TARGETS if not wanted or any(w in t.name for w in wanted)]
+    rerun = _survivors(pathlib.Path(args.rerun)) if args.rerun else None
+    if rerun is not None:
+        targets = [t for t in targets if any(name == t.name for name, _line, _description in rerun)]
     chosen: list[Mutant] = []
     totals = {}
     for target in targets:
         mutants = mutants_of(target)
         totals[target.name] = len(mutants)
-        if args.sample and len(mutants) > args.sample:
+        if rerun is not None:
+            mutants = [m for m in mutants if (target.name, m.line, m.description) in rerun]
+        elif args.sample and len(mutants) > args.sample:
             mutants = sorted(random.Random(f"{args.seed}:{target.name}").sample(mutants, args.sample),
                              key=lambda m: m.index)
         chosen.extend(mutants)

@@ -140,3 +140,39 @@ def test_a_probe_without_an_answer_is_an_error_not_evidence():
     missing = {e["probe"] for e in result["errors"] if e["category"] == "missing"}
     assert {CBS, QFE} <= missing
     assert result["evidence"]["hotfixes"] is None
+
+
+@pytest.mark.parametrize("state, name", [(112, "installed"), (96, "install_pending"), (80, "superseded"),
+                                         (0, "absent"), (7, "unknown"), (None, None)])
+def test_raw_cbs_facts_name_the_state(state, name):
+    item = {"name": ROLLUP, "values": {"CurrentState": state} if state is not None else {}}
+    (package_facts,) = facts({OS: SERVER_2012_R2, CBS: cbs(item), QFE: qfe()})["hotfixes"]["cbs"]
+    assert (package_facts["state"], package_facts["state_name"]) == (state, name)
+    assert package_facts["rollup_build"] == "9600.20144.1.5" and package_facts["kb"] is None
+
+
+def test_raw_os_facts_from_win32_operatingsystem():
+    boot = probe_reading(wmi_class="Win32_OperatingSystem")
+    os_facts = facts({OS: SERVER_2012_R2, boot: {"items": [{"Caption": "Microsoft Windows Server 2012 R2 Standard",
+                                                            "LastBootUpTime": "2026-11-20T01:02:03Z"}],
+                                                 "truncated": False}})["os"]
+    assert os_facts["caption"] == "Microsoft Windows Server 2012 R2 Standard"
+    assert os_facts["last_boot"] == "2026-11-20T01:02:03Z"
+    assert os_facts["version"] == "6.3.9600"
+
+
+@pytest.mark.parametrize("code, detail", [
+    ("0x80072EE2", "timed out (0x80072EE2)"),
+    ("0x80072EE7", "the name could not be resolved (0x80072EE7)"),
+    ("0x80072EF1", "the request was cancelled (0x80072EF1)"),
+    ("0x80072EFD", "the connection could not be made (0x80072EFD)"),
+    ("0x80072EFE", "the connection was ended abnormally (0x80072EFE)"),
+    ("0x80070005", "Access is denied (0x80070005)"),
+])
+def test_winhttp_errors_are_named(code, detail):
+    # WinHTTP error codes: https://learn.microsoft.com/en-us/windows/win32/winhttp/error-messages
+    head = [p["id"] for p in PROBES if p["op"] == "http_head"][0]
+    result = facts({OS: SERVER_2012_R2, head: {"status": None, "error_code": code, "error": "Access is denied"}})
+    assert result["connectivity"]["detail"] == detail
+    assert result["connectivity"]["result"] == "unreachable"
+    assert result["evidence"]["offline"] is True and result["evidence"]["offline_source"] == "probe"

@@ -12,3 +12,10 @@ def test_the_gate_names_the_refused_package():
                         "reason": "the agent package /srv/agent.msi: untrusted must not be deployed anywhere: "
                                   "the chain ends at an unknown root"}
     assert package_summary(None) == "" and package_summary({}) == ""
+
+
+def test_the_gate_says_why_it_allows():
+    assert decide("enforce", "ready", True)["reason"] == "ready for ACS-signed agent builds"
+    assert decide("warn", "needs_kb", False, missing="KB5005625 is missing") == {
+        "mode": "warn", "decision": "warn", "reason": "not ready for ACS-signed agent builds (needs_kb): "
+                                                      "KB5005625 is missing"}
