@@ -27,6 +27,8 @@ def test_catalog_row_matches_the_facts(entry):
     assert set(row.builds) == set(entry.builds), entry.cite
     if entry.version != "5.x":
         assert f"{row.major}.{row.minor}" == entry.version, entry.cite
+    assert row.family == entry.version.split(".")[0] + ".x"
+    assert row.as_dict()["family"] == row.family and row.as_dict()["required_kb"] == entry.required_kb
     assert row.required_kbs() == entry.required_kb, entry.cite
     assert row.kb == entry.kb, entry.cite
     assert row.min_ubr == entry.min_ubr, entry.cite

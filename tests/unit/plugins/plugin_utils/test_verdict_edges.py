@@ -28,3 +28,21 @@ def test_kb_titles_name_the_architecture(architecture, named):
     suffix = f" for {named}-based Systems" if named else ""
     assert detail["title"] == f"2021-09 Cumulative Update for Windows Server 2019{suffix} (KB5005625)"
 
+
+
+@pytest.mark.parametrize("evidence, reason", [
+    (None, "the evidence must be a mapping (an evidence record), got nothing"),
+    ([], "the evidence must be a mapping (an evidence record), got list"),
+    ({}, "The OS cannot be judged: the evidence names no OS (os_name or os_version is required)"),
+    ({"os_version": "10.0.17763", "installation_type": "Server"},
+     "The OS cannot be judged: Windows Server 2019 is judged by its UBR (update build revision)"),
+])
+def test_unusable_evidence_says_why_and_what_to_do(evidence, reason):
+    verdict = evaluate(evidence)
+    assert verdict["status"] == "unknown" and verdict["ready"] is False
+    assert verdict["reasons"][0].startswith(reason)
+    if isinstance(evidence, dict):
+        assert verdict["actions"] == ["Gather the evidence again with codesign.windows.acs_facts and check the "
+                                      "host's error"]
+    else:
+        assert verdict["actions"] == []
