@@ -46,3 +46,12 @@ def test_unusable_evidence_says_why_and_what_to_do(evidence, reason):
                                       "host's error"]
     else:
         assert verdict["actions"] == []
+
+
+@pytest.mark.parametrize("release, status", [("1511", "no_patch_path"), ("1507", "unknown"), ("1809", "unknown"),
+                                             ("22H2", "ready")])
+def test_windows_10_named_by_release_only(release, status):
+    # Without os_version there is no UBR: releases judged by their UBR stay unknown, the others are judged.
+    verdict = evaluate({"os_name": "Windows 10 Pro", "display_version": release, "hotfixes": [],
+                        "root_ca_present": True})
+    assert verdict["status"] == status, verdict["reasons"]

@@ -40,3 +40,54 @@ def test_a_6_2_host_without_a_server_hint_names_both_products():
 ])
 def test_setup_facts_are_told_from_evidence_records(value, setup):
     assert looks_like_setup_facts(value) is setup
+
+
+# What Microsoft calls each build, server and client (Windows release information pages); row ids from
+# docs/catalog.md. None: the name does not depend on it.
+NAMES = [
+    (5, 0, 2195, None, "Windows 2000", "legacy_5x"),
+    (5, 1, 2600, False, "Windows XP", "legacy_5x"),
+    (5, 2, 3790, True, "Windows Server 2003", "legacy_5x"),
+    (5, 2, 3790, False, "Windows XP Professional x64", "legacy_5x"),
+    (6, 0, 6002, False, "Windows Vista", "vista"),
+    (6, 0, 6003, True, "Windows Server 2008", "ws2008"),
+    (6, 1, 7601, False, "Windows 7", "win7_2008r2"),
+    (6, 1, 7601, True, "Windows Server 2008 R2", "win7_2008r2"),
+    (6, 2, 9200, False, "Windows 8", "win8"),
+    (6, 2, 9200, True, "Windows Server 2012", "ws2012"),
+    (6, 3, 9600, False, "Windows 8.1", "win81_2012r2"),
+    (6, 3, 9600, True, "Windows Server 2012 R2", "win81_2012r2"),
+    (10, 0, 10240, False, "Windows 10 1507", "win10_1507"),
+    (10, 0, 10586, False, "Windows 10 1511", "win10_no_path"),
+    (10, 0, 14393, False, "Windows 10 1607", "ws2016"),
+    (10, 0, 14393, True, "Windows Server 2016", "ws2016"),
+    (10, 0, 15063, False, "Windows 10 1703", "win10_no_path"),
+    (10, 0, 16299, False, "Windows 10 1709", "win10_no_path"),
+    (10, 0, 17134, False, "Windows 10 1803", "win10_no_path"),
+    (10, 0, 17763, False, "Windows 10 1809", "ws2019"),
+    (10, 0, 17763, True, "Windows Server 2019", "ws2019"),
+    (10, 0, 18362, False, "Windows 10 1903", "win10_no_path"),
+    (10, 0, 18363, False, "Windows 10 1909", "win10_1909"),
+    (10, 0, 19041, False, "Windows 10 2004", "win10_2004_21h1"),
+    (10, 0, 19042, False, "Windows 10 20H2", "win10_2004_21h1"),
+    (10, 0, 19043, False, "Windows 10 21H1", "win10_2004_21h1"),
+    (10, 0, 19044, False, "Windows 10 21H2", "win10_21h2"),
+    (10, 0, 19045, False, "Windows 10 22H2", "win10_22h2"),
+    (10, 0, 20348, True, "Windows Server 2022", "ws2022"),
+    (10, 0, 22000, False, "Windows 11 21H2", "win11_and_later"),
+    (10, 0, 22621, False, "Windows 11 22H2", "win11_and_later"),
+    (10, 0, 22631, False, "Windows 11 23H2", "win11_and_later"),
+    (10, 0, 25398, True, "Windows Server 23H2", "win11_and_later"),
+    (10, 0, 26100, False, "Windows 11 24H2", "win11_and_later"),
+    (10, 0, 26100, True, "Windows Server 2025", "win11_and_later"),
+    (10, 0, 26200, False, "Windows 11 25H2", "win11_and_later"),
+]
+
+
+@pytest.mark.parametrize("major, minor, build, server, name, row", NAMES, ids=[n[4] for n in NAMES])
+def test_every_build_has_its_product_name(major, minor, build, server, name, row):
+    found = recognize(major, minor, build, 1 if major == 10 else None, server)
+    assert (found.name, found.row.id) == (name, row)
+    if server is not None:
+        assert found.server is server
+    assert from_text(name, server=server).row.id == row
