@@ -91,3 +91,26 @@ def test_every_build_has_its_product_name(major, minor, build, server, name, row
     if server is not None:
         assert found.server is server
     assert from_text(name, server=server).row.id == row
+
+
+SERVER_RELEASES = {"Windows Server 2016": "1607", "Windows Server 2019": "1809", "Windows Server 2022": "21H2",
+                   "Windows Server 23H2": "23H2", "Windows Server 2025": "24H2"}
+
+
+@pytest.mark.parametrize("major, minor, build, server, name, row", NAMES, ids=[n[4] for n in NAMES])
+def test_every_windows_10_and_later_build_has_its_release(major, minor, build, server, name, row):
+    found = recognize(major, minor, build, 7, server)
+    expected = SERVER_RELEASES.get(name, name.rsplit(" ", 1)[-1]) if major == 10 else None
+    assert found.release == expected
+
+
+def test_the_verdict_names_the_os_in_full():
+    from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
+
+    server_2019 = evaluate({"os_version": "10.0.17763.2210", "installation_type": "Server"})["os"]
+    assert server_2019 == {"name": "Windows Server 2019", "row": "ws2019", "row_name": "Windows 10 1809 / Windows "
+                           "Server 2019", "family": "10.x", "version": "10.0.17763.2210", "major": 10, "minor": 0,
+                           "build": 17763, "ubr": 2210, "server": True, "release": "1809", "end_of_support": None}
+    r2 = evaluate({"os_version": "6.3.9600", "installation_type": "Server", "hotfixes": []})["os"]
+    assert (r2["version"], r2["ubr"], r2["release"], r2["family"]) == ("6.3.9600", None, None, "6.x")
+    assert r2["end_of_support"].startswith("2023-10-10")
