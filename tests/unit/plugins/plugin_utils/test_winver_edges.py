@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._winver import (
@@ -114,3 +116,32 @@ def test_the_verdict_names_the_os_in_full():
     r2 = evaluate({"os_version": "6.3.9600", "installation_type": "Server", "hotfixes": []})["os"]
     assert (r2["version"], r2["ubr"], r2["release"], r2["family"]) == ("6.3.9600", None, None, "6.x")
     assert r2["end_of_support"].startswith("2023-10-10")
+
+
+@pytest.mark.parametrize("numbers, message", [
+    ((10, 0, 65536, None), "build 65536 is out of range (Windows builds are below 65536)"),
+    ((10, 0, 18000, None), "10.0.18000 is not a released Windows 10 or Windows Server build"),
+    ((10, 0, 17763, 65536), "UBR 65536 is out of range (0 to 65535)"),
+    ((10, 0, 17763, -1), "UBR -1 is out of range (0 to 65535)"),
+    ((100, 0, 17763, None), "100.0 is not a Windows version"),
+    ((10, 100, 17763, None), "10.100 is not a Windows version"),
+])
+def test_numbers_out_of_range(numbers, message):
+    with pytest.raises(RecognitionError, match=f"^{re.escape(message)}"):
+        recognize(*numbers)
+
+
+def test_numbers_at_the_limits_are_accepted():
+    assert recognize(10, 0, 17763, 65535).ubr == 65535
+    assert recognize(10, 0, 17763, 0).ubr == 0
+    assert recognize(10, 0, 65535).row.id == "win11_and_later"    # any build from 22000 is native
+
+
+@pytest.mark.parametrize("numbers, name", [
+    ((10, 0, 14393), "Windows 10 1607 / Windows Server 2016"),
+    ((10, 0, 17763), "Windows 10 1809 / Windows Server 2019"),
+    ((5, 2, 3790), "Windows Server 2003 / Windows XP Professional x64"),
+    ((6, 3, 9600), "Windows 8.1 / Windows Server 2012 R2"),
+])
+def test_a_build_of_two_products_without_a_hint_names_both(numbers, name):
+    assert recognize(*numbers, None, None).name == name
