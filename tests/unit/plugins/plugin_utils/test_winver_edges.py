@@ -145,3 +145,15 @@ def test_numbers_at_the_limits_are_accepted():
 ])
 def test_a_build_of_two_products_without_a_hint_names_both(numbers, name):
     assert recognize(*numbers, None, None).name == name
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "the OS string is empty"),
+    ("   ", "the OS string is empty"),
+    ("x" * 301, "the OS string is too long to be a Windows name or version"),
+    (7, "expected a Windows name or version string, got int"),
+    (None, "expected a Windows name or version string, got NoneType"),
+])
+def test_text_that_names_nothing(text, message):
+    with pytest.raises(RecognitionError, match=f"^{re.escape(message)}$"):
+        from_text(text)
