@@ -1,0 +1,35 @@
+"""Edges of Authenticode inspection that mutation testing found untested (docs/testing.md, "Mutation testing"):
+each digest algorithm named as Windows names it, and no content-type complaint about a correctly signed file."""
+
+from __future__ import annotations
+
+import pytest
+
+from unit.plugins.plugin_utils.test_signature import (  # noqa: F401  pylint: disable=unused-import (fixtures)
+    KINDS,
+    acs_signed,
+    inspect,
+    lab,
+    needs_osslsigncode,
+    text,
+)
+
+
+@needs_osslsigncode
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("digest, label", [("sha256", "SHA-256"), ("sha384", "SHA-384"), ("sha512", "SHA-512")])
+def test_each_digest_is_read_and_named(lab, kind, digest, label):
+    result = inspect(lab.sign(kind, f"digest-{digest}", lab.acs, digest=digest), lab.acs_roots,
+                     trusted_root_thumbprints=lab.trusted)
+    assert result["verdict"] == "acs_signed"
+    assert f"The file's {label} digest matches the signed digest." in text(result)
+    assert "describes content of type" not in text(result)
+
+
+@needs_osslsigncode
+@pytest.mark.parametrize("kind", ("pe", "pe64", "msi"))
+def test_a_correct_signature_describes_its_own_kind_of_file(lab, acs_signed, kind):
+    path, _stamped_at = acs_signed[kind]
+    result = inspect(path, lab.acs_roots, trusted_root_thumbprints=lab.trusted)
+    assert result["verdict"] == "acs_signed"
+    assert "describes content of type" not in text(result)
