@@ -176,3 +176,60 @@ def test_winhttp_errors_are_named(code, detail):
     assert result["connectivity"]["detail"] == detail
     assert result["connectivity"]["result"] == "unreachable"
     assert result["evidence"]["offline"] is True and result["evidence"]["offline_source"] == "probe"
+
+
+# ---- the runner's output as the connection delivers it -----------------------------------------------
+# PowerShell writes its error stream as CLIXML when stdout is not a console (about_Redirection; MS-PSRP 2.2.5).
+CLIXML = ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+          '<Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T></TN>'
+          '<MS><I64 N="SourceId">1</I64></MS></Obj>'
+          '<S S="Error">Access is denied_x000D__x000A_</S><S S="Error">at line 1 _x0028_char 5_x0029_</S></Objs>')
+
+
+@pytest.mark.parametrize("rc, stdout, stderr, message", [
+    (1, "", CLIXML, "the probe script failed (rc=1): Access is denied\nat line 1 (char 5)"),
+    (1, "", "plain error text\r\n", "the probe script failed (rc=1): plain error text"),
+    (1, "something went wrong", "", "the probe script failed (rc=1): something went wrong"),
+    (1, "", "", "the probe script failed (rc=1): no output"),
+    (0, "", "", "the probe script printed nothing"),
+    (0, "", "oops", "the probe script printed nothing; stderr: oops"),
+    (0, "hello", "", "the probe script's output is not JSON: 'hello'"),
+    (1, "", "'powershell' is not recognized as an internal or external command,",
+     "PowerShell is not installed on this host"),
+])
+def test_runner_failures_say_what_happened(rc, stdout, stderr, message):
+    from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import (
+        RunnerOutputError,
+        parse_runner_output,
+    )
+
+    with pytest.raises(RunnerOutputError) as caught:
+        parse_runner_output(rc, stdout, stderr)
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_the_powershell_version_the_host_reports():
+    (version,) = [p["id"] for p in PROBES if p["op"] == "powershell_version"]
+    assert facts({OS: SERVER_2012_R2, version: {"version": "4.0", "clr": "4.0.30319.42000"}})["os"][
+        "powershell_version"] == "4.0"
+
+
+@pytest.mark.parametrize("policy, auto_update, disabled", [
+    ({"DisableRootAutoUpdate": 1}, {"DisableRootAutoUpdate": None}, True),   # group policy
+    ({"DisableRootAutoUpdate": None}, {"DisableRootAutoUpdate": 1}, True),   # the local setting
+    ({"DisableRootAutoUpdate": 1}, ("denied", "x"), True),                    # one read is enough to know
+    ({"DisableRootAutoUpdate": 0}, {"DisableRootAutoUpdate": None}, False),
+    ({}, {}, False),                                                           # neither value set
+    ({"DisableRootAutoUpdate": 0}, ("denied", "x"), None),                   # the other one could say 1
+    (("denied", "x"), {}, None),
+])
+def test_root_auto_update_disabled_from_either_key(policy, auto_update, disabled):
+    # DisableRootAutoUpdate (REG_DWORD 1 = disabled) under the policy key or AuthRoot\AutoUpdate (acs-facts.md 27-28)
+    policy_probe = probe_reading(path=r"SOFTWARE\Policies\Microsoft\SystemCertificates\AuthRoot")
+    local_probe = probe_reading(path=r"SOFTWARE\Microsoft\SystemCertificates\AuthRoot\AutoUpdate")
+
+    def answer(values):
+        return values if isinstance(values, tuple) else {"exists": bool(values), "values": values}
+    result = facts({OS: SERVER_2012_R2, policy_probe: answer(policy), local_probe: answer(auto_update)})
+    assert result["certificates"]["disable_root_auto_update"] is disabled
+    assert result["evidence"]["root_auto_update_disabled"] is disabled
