@@ -233,3 +233,20 @@ def test_root_auto_update_disabled_from_either_key(policy, auto_update, disabled
     result = facts({OS: SERVER_2012_R2, policy_probe: answer(policy), local_probe: answer(auto_update)})
     assert result["certificates"]["disable_root_auto_update"] is disabled
     assert result["evidence"]["root_auto_update_disabled"] is disabled
+
+
+@pytest.mark.parametrize("status, start, state", [("Running", 2, "running"), ("Stopped", 4, "disabled"),
+                                                  ("StopPending", 2, "stoppending")])
+def test_an_agent_as_its_installer_leaves_it(status, start, state):
+    # Apex One: Uninstall\OfficeScanNT, service ntrtscan (docs/catalog.md, Trend Micro products); a service's
+    # Start value 4 is "disabled" (HKLM\SYSTEM\CurrentControlSet\Services\<name>\Start).
+    (by_key,) = [p["id"] for p in PROBES if p["op"] == "reg_subkeys" and "OfficeScanNT" in p["like"]
+                 and "WOW6432Node" not in p["path"]]
+    (services,) = [p["id"] for p in PROBES if p["op"] == "services"]
+    entry = {"name": "OfficeScanNT", "values": {"DisplayName": "Trend Micro Apex One Security Agent",
+                                                "DisplayVersion": "14.0.0.12526", "Publisher": "Trend Micro Inc."}}
+    result = facts({OS: SERVER_2012_R2, by_key: {"exists": True, "items": [entry], "truncated": False},
+                    services: {"ntrtscan": {"exists": True, "status": status, "start": start},
+                               "TmListen": {"exists": False}}})
+    assert result["evidence"]["agents"] == [{"product": "apex_one", "version": "14.0.0.12526",
+                                             "service_state": state}]
