@@ -13,6 +13,8 @@ def test_ubr_range_is_0_to_65535(ubr, status):
     verdict = evaluate({"os_version": "10.0.17763", "installation_type": "Server", "ubr": ubr, "hotfixes": [],
                         "root_ca_present": True})
     assert verdict["status"] == status, verdict["reasons"]
+    if status == "unknown":
+        assert verdict["reasons"][0] == f"The OS cannot be judged: ubr {ubr} is out of range (0 to 65535)"
 
 
 @pytest.mark.parametrize("architecture, named", [("AMD64", "x64"), ("x86", "x86"), ("ARM64", "ARM64"),
