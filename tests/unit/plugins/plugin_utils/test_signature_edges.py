@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.codesign.windows.plugins.plugin_utils import _authenticode as _signature
+
 from unit.plugins.plugin_utils.test_signature import (  # noqa: F401  pylint: disable=unused-import (fixtures)
     KINDS,
     acs_signed,
@@ -33,3 +35,23 @@ def test_a_correct_signature_describes_its_own_kind_of_file(lab, acs_signed, kin
     result = inspect(path, lab.acs_roots, trusted_root_thumbprints=lab.trusted)
     assert result["verdict"] == "acs_signed"
     assert "describes content of type" not in text(result)
+
+
+@needs_osslsigncode
+def test_a_windows_installer_package_is_not_questioned(lab, acs_signed):
+    result = inspect(acs_signed["msi"][0], lab.acs_roots, trusted_root_thumbprints=lab.trusted)
+    assert "is not a Windows Installer one" not in text(result)
+
+
+def test_files_that_are_not_packages(tmp_path):
+    directory = _signature.inspect_package(str(tmp_path))         # exists, cannot be read as a file
+    assert directory["verdict"] == "unreadable"
+    assert directory["reasons"] == ["Verdict: unreadable. The file could not be inspected: The path is a directory, "
+                                    "not a package file."]
+    with pytest.raises(FileNotFoundError):
+        _signature.inspect_package(str(tmp_path / "absent.msi"))
+    stub = tmp_path / "stub.exe"
+    stub.write_bytes(b"MZ" + bytes(126))
+    result = inspect(stub)
+    assert (result["verdict"], result["format"]) == ("unreadable", "unknown")
+    assert "The file starts like a DOS executable but has no PE header." in text(result)
