@@ -19,3 +19,10 @@ def test_the_gate_says_why_it_allows():
     assert decide("warn", "needs_kb", False, missing="KB5005625 is missing") == {
         "mode": "warn", "decision": "warn", "reason": "not ready for ACS-signed agent builds (needs_kb): "
                                                       "KB5005625 is missing"}
+
+
+def test_a_cross_signed_package_needs_no_acs_update():
+    package = {"path": "agent.msi", "verdict": "cross_signed", "reasons": ["Verdict: cross-signed"]}
+    assert decide("enforce", "needs_kb", False, package=package) == {
+        "mode": "enforce", "decision": "allow",
+        "reason": "the agent package is cross-signed (not ACS-signed): it does not need the ACS update"}

@@ -153,3 +153,35 @@ def test_unknown_subset_is_an_error():
     with pytest.raises(SubsetError, match="unknown subset 'cpu'"):
         resolve_subsets(["cpu"])
     assert resolve_subsets(["!os"])[1] == ["gather_subset: the os subset is always gathered; '!os' was ignored"]
+
+
+def test_uninstall_entries_are_picked_three_ways_in_both_views():
+    # By English display name, by the installers' own key names, by publisher (docs/catalog.md, "How an
+    # installed agent is recognised"); both registry views (acs-facts.md line 115).
+    picked = sorted((p["path"], tuple(p["like"]), p["where_value"], tuple(p["where_like"]))
+                    for p in PROBES if p["op"] == "reg_subkeys" and "Uninstall" in p["path"])
+    key_names = ("OfficeScanNT", "Wofie", "HostedAgent", "{BED0B8A2-2986-49F8-90D6-FA008D37A3D2}")
+    expected = []
+    for path in (UNINSTALL, UNINSTALL_WOW):
+        expected += [(path, ("*",), "DisplayName", ("Trend Micro*", "*Deep Security*", "*Apex One*", "*Worry-Free*")),
+                     (path, ("*",), "Publisher", ("Trend Micro*", "TrendMicro*"))]
+    assert [(path, like, where, names) for path, like, where, names in picked if like == ("*",)] == sorted(expected)
+    by_key = [(path, set(like)) for path, like, where, _names in picked if like != ("*",)]
+    assert sorted(path for path, _like in by_key) == sorted([UNINSTALL, UNINSTALL_WOW])
+    assert all(like == set(key_names) for _path, like in by_key)
+
+
+def test_trend_registry_keys_are_read_in_both_views_under_distinct_names():
+    from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import build_facts
+
+    trend = [p for p in PROBES if p["op"] == "reg_values" and "TrendMicro" in p["path"]]
+    document = {"acs_runner": 1, "complete": True, "results": [
+        {"id": p["id"], "ok": True, "data": {"exists": True, "values": {"Version": p["path"]}}} for p in trend]}
+    services = [p["id"] for p in PROBES if p["op"] == "services"][0]
+    document["results"].append({"id": services, "ok": True, "data": {"ntrtscan": {"exists": False}}})
+    registry = build_facts(document, PROBES, list(SUBSETS))["agents"]["registry"]
+    assert len(registry) == len(trend) == 10
+    native = {name: values for name, values in registry.items() if "WOW6432Node" not in values["Version"]}
+    wow = {name: values for name, values in registry.items() if "WOW6432Node" in values["Version"]}
+    assert len(native) == len(wow) == 5
+    assert all(name.startswith("native.") for name in native) and all(name.startswith("wow.") for name in wow)
