@@ -3,6 +3,8 @@ each digest algorithm named as Windows names it, and no content-type complaint a
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from ansible_collections.codesign.windows.plugins.plugin_utils import _authenticode as _signature
@@ -55,3 +57,18 @@ def test_files_that_are_not_packages(tmp_path):
     result = inspect(stub)
     assert (result["verdict"], result["format"]) == ("unreadable", "unknown")
     assert "The file starts like a DOS executable but has no PE header." in text(result)
+
+
+def test_a_certificate_is_valid_from_its_first_to_its_last_second():
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from ansible_collections.codesign.windows.plugins.plugin_utils._authenticode._certs import _Cert
+    from unit.plugins.plugin_utils.signing_helpers import pki
+
+    leaf = pki.hierarchy("Validity").leaf.cert
+    cert = _Cert(leaf, leaf.public_bytes(Encoding.DER), "supplied")
+    first, last = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+    second = datetime.timedelta(seconds=1)
+    assert [cert.valid_at(moment) for moment in (first - second, first, last, last + second)] == \
+        [False, True, True, False]
+    assert cert.issuer_raw == leaf.issuer.public_bytes()      # X.509 v3: the version field shifts the fields
