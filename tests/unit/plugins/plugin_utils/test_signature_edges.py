@@ -72,3 +72,41 @@ def test_a_certificate_is_valid_from_its_first_to_its_last_second():
     assert [cert.valid_at(moment) for moment in (first - second, first, last, last + second)] == \
         [False, True, True, False]
     assert cert.issuer_raw == leaf.issuer.public_bytes()      # X.509 v3: the version field shifts the fields
+
+
+@needs_osslsigncode
+def test_an_intermediate_that_is_not_a_ca_is_untrusted(lab):
+    from unit.plugins.plugin_utils.signing_helpers import pki
+
+    start = pki.now()
+    not_a_ca = pki.issue("Test ACS Not A CA", issuer=lab.acs.root, not_before=start - datetime.timedelta(days=10),
+                         not_after=start + datetime.timedelta(days=10), ca=False)
+    chain = pki.hierarchy("Test ACS", root=lab.acs.root, intermediate=not_a_ca)
+    result = inspect(lab.sign("pe", "not-a-ca", chain), lab.acs_roots, trusted_root_thumbprints=lab.trusted)
+    assert result["verdict"] == "untrusted"
+    assert "'CN=Test ACS Not A CA,O=codesign.windows tests,C=US' issued another certificate but is not a CA." in text(result)
+
+
+@needs_osslsigncode
+def test_a_time_stamp_from_a_certificate_without_the_time_stamping_usage_is_not_used(lab, tmp_path):
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from unit.plugins.plugin_utils.signing_helpers import pki, signing
+
+    start = pki.now()
+    not_a_tsa = pki.issue("Test Not A TSA", issuer=lab.tsa_root, not_before=start - datetime.timedelta(days=10),
+                          not_after=start + datetime.timedelta(days=10), eku=[ExtendedKeyUsageOID.CODE_SIGNING])
+    # The leaf expired a week ago: only a usable time stamp could make it valid at the signing time.
+    expired = pki.hierarchy("Test ACS", root=lab.acs.root, intermediate=lab.acs.intermediate,
+                            leaf_not_before=start - datetime.timedelta(days=10),
+                            leaf_not_after=start - datetime.timedelta(days=7))
+    chain, key = expired.write(tmp_path, "bad-tsa")
+    stamped_at = start - datetime.timedelta(days=8)
+    good = signing.sign(lab.unsigned["pe"], tmp_path / "good-tsa.exe", chain, key, timestamp="rfc3161", tsa=lab.tsa,
+                        tsa_chain=(lab.tsa_root,), tsa_time=stamped_at, transport="http")
+    bad = signing.sign(lab.unsigned["pe"], tmp_path / "bad-tsa.exe", chain, key, timestamp="rfc3161", tsa=not_a_tsa,
+                       tsa_chain=(lab.tsa_root,), tsa_time=stamped_at, transport="http")
+    assert inspect(good, lab.acs_roots, trusted_root_thumbprints=lab.trusted)["verdict"] == "acs_signed"
+    result = inspect(bad, lab.acs_roots, trusted_root_thumbprints=lab.trusted)
+    assert result["verdict"] == "untrusted"
+    assert "is not a time-stamping certificate" in text(result)
