@@ -65,3 +65,25 @@ def test_times(tag, text, moment):
 def test_bad_times(data):
     with pytest.raises(_der._Asn1Error, match="bad time value"):
         _der._time(_der._parse_one(data))
+
+
+@pytest.mark.parametrize("data, message", [
+    ("", "unexpected end of data"),
+    ("1f", "unexpected end of data in a tag"),          # a high tag number that never ends
+    ("1f81", "unexpected end of data in a tag"),
+    ("30", "unexpected end of data in a length"),
+    ("1f8100", "unexpected end of data in a length"),
+    ("0480", "indefinite length on a primitive value"),
+    ("0485" + "00" * 6, "bad length"),                  # five length octets: more than this reader allows
+    ("048201", "bad length"),
+    ("0403aabb", "value runs past the end of the data"),
+])
+def test_truncated_or_bad_encodings(data, message):
+    with pytest.raises(_der._Asn1Error, match=f"^{message}$"):
+        _der._parse_one(bytes.fromhex(data))
+
+
+def test_nesting_is_bounded():
+    deep = bytes.fromhex("3080") * 70 + b"\0\0" * 70
+    with pytest.raises(_der._Asn1Error, match="nesting too deep"):
+        _der._parse_one(deep)
