@@ -328,6 +328,19 @@ def _survivors(log: pathlib.Path) -> set[tuple[str, int, str]]:
     return found
 
 
+_SUMMARY_LINE = re.compile(r"^  (\S.*?)\s+(\d+) / (\d+)\s+[\d.]+%")
+
+
+def _summary(log: pathlib.Path) -> dict[str, tuple[int, int]]:
+    """(killed, run) per file from a previous run's summary."""
+    found = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        match = _SUMMARY_LINE.match(line)
+        if match:
+            found[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--sample", type=int, default=int(os.environ.get("MUTATION_SAMPLE", "25")),
@@ -403,16 +416,22 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
 
     print("\nkill rate per file (killed / mutants run; a timeout counts as killed)")
+    earlier = _summary(pathlib.Path(args.rerun)) if args.rerun else {}
+    if earlier:
+        print("with --rerun: the earlier run's kills plus the survivors killed now, over the earlier run's mutants")
     worst = 100.0
     for target in targets:
         runs = results[target.name]
         if not runs:
             continue
         killed = sum(1 for _m, outcome in runs if outcome in ("killed", "timeout"))
+        if target.name in earlier:
+            killed_before, runs_before = earlier[target.name]
+            killed, runs = killed + killed_before, runs + [None] * (runs_before - len(runs))
         rate = 100.0 * killed / len(runs)
         worst = min(worst, rate)
         print(f"  {target.name:32} {killed:4} / {len(runs):<4} {rate:5.1f}%   (of {totals[target.name]} mutants)")
-        for mutant, outcome in runs:
+        for mutant, outcome in results[target.name]:
             if outcome not in ("killed", "timeout"):
                 print(f"      {outcome}: line {mutant.line}: {mutant.description}")
     print(f"\n{len(chosen)} mutants in {(time.monotonic() - started) / 60:.1f} min; lowest kill rate {worst:.1f}%")
