@@ -315,16 +315,17 @@ class Sandbox:
             path.write_text(original, encoding="utf-8")
 
 
-_RESULT_LINE = re.compile(r"^\s+(?:survived|error \d+)\s+[\d.]+s (.+?):(\d+): (.+?)(?:  <--)?$")
+_RESULT_LINE = re.compile(r"^\s+(survived|timeout|error \d+)\s+[\d.]+s (.+?):(\d+): (.+?)(?:  <--)?$")
 
 
-def _survivors(log: pathlib.Path) -> set[tuple[str, int, str]]:
-    """(file, line, mutation) of every mutant a previous run's output shows as not killed."""
-    found = set()
+def _survivors(log: pathlib.Path) -> dict[tuple[str, int, str], str]:
+    """(file, line, mutation) -> outcome of every mutant a previous run did not clearly kill: the survivors, and
+    the timeouts (counted as killed, but a loaded machine times out too)."""
+    found = {}
     for line in log.read_text(encoding="utf-8").splitlines():
         match = _RESULT_LINE.match(line)
         if match:
-            found.add((match.group(1), int(match.group(2)), match.group(3)))
+            found[(match.group(2), int(match.group(3)), match.group(4))] = match.group(1)
     return found
 
 
@@ -427,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
         killed = sum(1 for _m, outcome in runs if outcome in ("killed", "timeout"))
         if target.name in earlier:
             killed_before, runs_before = earlier[target.name]
-            killed, runs = killed + killed_before, runs + [None] * (runs_before - len(runs))
+            timed_out_before = sum(1 for mutant, _outcome in runs
+                                   if rerun.get((target.name, mutant.line, mutant.description)) == "timeout")
+            killed, runs = killed + killed_before - timed_out_before, runs + [None] * (runs_before - len(runs))
         rate = 100.0 * killed / len(runs)
         worst = min(worst, rate)
         print(f"  {target.name:32} {killed:4} / {len(runs):<4} {rate:5.1f}%   (of {totals[target.name]} mutants)")
