@@ -87,3 +87,14 @@ def test_nesting_is_bounded():
     deep = bytes.fromhex("3080") * 70 + b"\0\0" * 70
     with pytest.raises(_der._Asn1Error, match="nesting too deep"):
         _der._parse_one(deep)
+
+
+@pytest.mark.parametrize("reader, data, message", [
+    (_der._integer, "0401aa", "expected an integer"),
+    (_der._octets, "020101", "expected an octet string"),
+    (_der._oid, "020101", "expected an object identifier"),
+    (_der._oid, "0600", "expected an object identifier"),
+])
+def test_a_value_of_the_wrong_type_is_refused(reader, data, message):
+    with pytest.raises(_der._Asn1Error, match=f"^{message}$"):
+        reader(_der._parse_one(bytes.fromhex(data)))
