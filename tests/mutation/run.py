@@ -73,8 +73,8 @@ TARGETS: tuple[Target, ...] = (
                      "_timestamps.py", "_trust.py", "_verdict.py")),
     Target(f"{UTILS}/_report.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py"),
            functions=("_clean", "_cell", "_yes_no", "csv_row", "render_csv"), label="_report.py (CSV)"),
-    Target(f"{UTILS}/_acs_runner.ps1", (RUNNER_E2E, f"{UNIT}/test_probes_independent.py",
-                                        f"{UNIT}/test_evidence_signals.py")),
+    Target(f"{UTILS}/_acs_runner.ps1", (RUNNER_E2E, "tests/e2e/test_runner_raw_facts.py",
+                                        f"{UNIT}/test_probes_independent.py", f"{UNIT}/test_evidence_signals.py")),
 )
 
 
