@@ -367,11 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     for target in targets:
         mutants = mutants_of(target)
         totals[target.name] = len(mutants)
-        if rerun is not None:
-            mutants = [m for m in mutants if (target.name, m.line, m.description) in rerun]
-        elif args.sample and len(mutants) > args.sample:
+        if args.sample and len(mutants) > args.sample:
             mutants = sorted(random.Random(f"{args.seed}:{target.name}").sample(mutants, args.sample),
                              key=lambda m: m.index)
+        if rerun is not None:
+            # the same sample as the earlier run (same seed), so that look-alike mutants are not run twice
+            mutants = [m for m in mutants if (target.name, m.line, m.description) in rerun]
         chosen.extend(mutants)
     if args.list:
         for mutant in chosen:
