@@ -157,3 +157,10 @@ def test_a_build_of_two_products_without_a_hint_names_both(numbers, name):
 def test_text_that_names_nothing(text, message):
     with pytest.raises(RecognitionError, match=f"^{re.escape(message)}$"):
         from_text(text)
+
+
+@pytest.mark.parametrize("numbers", [(99, 0, 1), (6, 99, 1)])
+def test_version_numbers_up_to_99_are_read_as_numbers(numbers):
+    text = ".".join(map(str, numbers))
+    with pytest.raises(RecognitionError, match=f"^{re.escape(text)} is not a Windows version this catalog knows$"):
+        recognize(*numbers)
