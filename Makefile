@@ -26,8 +26,8 @@ export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help demo test setup system-deps unit e2e sanity lint docs-check changelog-lint \
-        molecule compat compat-core2.16 compat-core2.19 e2e-gather importer benchmark clean requirements-refresh \
-        js-lint
+        molecule compat compat-core2.16 compat-core2.19 e2e-gather importer benchmark mutation clean \
+        requirements-refresh js-lint
 
 help:
 	@echo "make demo   - start the emulated Windows fleet, assess it, write reports/ (HTML, CSV, JSON)"
@@ -136,6 +136,10 @@ compat-core2.19:
 
 benchmark: setup
 	$(BIN)/python tests/benchmarks/run.py $(BENCHMARK_ARGS)
+
+# Mutation testing, not part of `make test` (docs/testing.md, "Mutation testing"). MUTATION_SAMPLE=0 runs every mutant.
+mutation: setup
+	$(BIN)/python tests/mutation/run.py
 
 clean:
 	rm -rf .venv .venv-core2.16 .venv-core2.19 .venv-importer .work tests/output reports

@@ -69,7 +69,7 @@ class WindowsVersion:
 
 # ASCII digits only: Windows writes its versions with them, and a host's other digits are no version.
 _VERSION_RE = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d{1,10})(?:\.(\d{1,10}))?(?![\d.])", re.ASCII)
-_RELEASE_RE = re.compile(r"\b(1[5-9]0[1-9]|2004|\d\dh[12])\b", re.ASCII)
+_RELEASE_RE = re.compile(r"\b(1[5-9]0[1-9]|1511|2004|\d\dh[12])\b", re.ASCII)
 _CLIENT_NAME_RE = re.compile(r"\bwindows\s+(?:7|8|8\.1|10|11|vista|xp)\b")
 _LTSC_RE = re.compile(r"\blts[bc] (2015|2016|2019|2021|2024)\b|\b(2015|2016|2019|2021|2024) lts[bc]\b")
 _LTSC = {"2015": "1507", "2016": "1607", "2019": "1809", "2021": "21H2", "2024": "24H2"}

@@ -15,11 +15,11 @@ import pathlib
 
 import pytest
 
+from support import tools
 from support.e2e import run_playbook
 from unit.plugins.plugin_utils.signing_helpers import pki, samples, signing
 
-pytestmark = pytest.mark.skipif(signing.OSSLSIGNCODE is None, reason="osslsigncode is not installed "
-                                "(make test installs it: scripts/system-deps)")
+tools.require(signing.OSSLSIGNCODE, "osslsigncode", "make test installs it: scripts/system-deps")
 
 READY = "w2019-2210"
 UNREADY = "w2019-2209"

@@ -21,6 +21,7 @@ import typing as t
 import pytest
 
 from ansible_collections.codesign.windows.plugins.plugin_utils import _report
+from support import tools
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "unit" / "plugins" / "plugin_utils" / "data" / "report_records.json"
 RUN = {"run_id": "browser-test", "generated_at": "2026-11-22T03:10:00Z", "policy_21h2": "strict", "gate_mode": "enforce",
@@ -38,9 +39,7 @@ def _find_chromium() -> str | None:
 
 
 CHROMIUM = _find_chromium()
-if CHROMIUM is None:
-    pytest.skip("no Chromium binary found (install the Debian package chromium: scripts/system-deps)",
-                allow_module_level=True)
+tools.require(CHROMIUM, "Chromium", "install the Debian package chromium: scripts/system-deps, or set CHROMIUM_BINARY")
 
 
 class DevToolsError(AssertionError):

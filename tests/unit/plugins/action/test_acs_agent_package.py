@@ -16,10 +16,12 @@ from ansible.errors import AnsibleActionFail
 from ansible.parsing.dataloader import DataLoader
 
 from ansible_collections.codesign.windows.plugins.action import acs_agent_package as action
+from support import tools
 from unit.plugins.plugin_utils.signing_helpers import pki, samples, signing
 
 MODULE_DOC = pathlib.Path(action.__file__).resolve().parents[1] / "modules" / "acs_agent_package.py"
-needs_osslsigncode = pytest.mark.skipif(signing.OSSLSIGNCODE is None, reason="osslsigncode is not installed")
+needs_osslsigncode = tools.requires(signing.OSSLSIGNCODE, "osslsigncode", "Debian package osslsigncode; "
+                                    "`make system-deps` installs it")
 
 
 def run(args: dict, basedir: pathlib.Path | None = None) -> dict:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ansible_collections.codesign.windows.plugins.plugin_utils import _authenticode as _signature
+from support import tools
 
 try:
     from .signing_helpers import pki, samples, signing
@@ -39,10 +40,8 @@ PAYLOAD = b"codesign.windows test payload"
 KINDS = ("pe", "msi")
 FORMATS = {"pe": "pe", "pe64": "pe", "msi": "msi"}
 
-needs_osslsigncode = pytest.mark.skipif(
-    signing.OSSLSIGNCODE is None,
-    reason="osslsigncode is not installed (Debian package osslsigncode; `make system-deps` installs it)",
-)
+OSSLSIGNCODE_HINT = "Debian package osslsigncode; `make system-deps` installs it"
+needs_osslsigncode = tools.requires(signing.OSSLSIGNCODE, "osslsigncode", OSSLSIGNCODE_HINT)
 
 
 def inspect(path, *args, **kwargs) -> dict:
@@ -131,8 +130,7 @@ def expired_leaf(lab) -> pki.Hierarchy:
 def acs_signed(lab) -> dict:
     """Files signed by the test ACS chain and stamped (RFC 3161) an hour ago."""
     stamped_at = pki.now() - datetime.timedelta(hours=1)
-    if signing.OSSLSIGNCODE is None:
-        pytest.skip("osslsigncode is not installed (Debian package osslsigncode; `make system-deps` installs it)")
+    tools.require(signing.OSSLSIGNCODE, "osslsigncode", OSSLSIGNCODE_HINT)
     return {
         kind: (lab.sign(kind, "acs", lab.acs, timestamp="rfc3161", stamped_at=stamped_at), stamped_at)
         for kind in KINDS + ("pe64",)
@@ -780,8 +778,7 @@ def _nested_bomb(blob: bytes, siblings: int = 0, depth: int = 0) -> bytes:
 
 @pytest.fixture(scope="session")
 def signature_blob(lab) -> bytes:
-    if signing.OSSLSIGNCODE is None:
-        pytest.skip("osslsigncode is not installed")
+    tools.require(signing.OSSLSIGNCODE, "osslsigncode", OSSLSIGNCODE_HINT)
     data = lab.sign("pe", "bomb-source", lab.acs).read_bytes()
     offset, size = struct.unpack_from("<II", data, 0x40 + 24 + 96 + 32)
     return data[offset + 8:offset + size].rstrip(b"\0")
