@@ -194,8 +194,10 @@ CLIXML = ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.
     (0, "", "", "the probe script printed nothing"),
     (0, "", "oops", "the probe script printed nothing; stderr: oops"),
     (0, "hello", "", "the probe script's output is not JSON: 'hello'"),
-    (1, "", "'powershell' is not recognized as an internal or external command,",
+    # cmd.exe's exit code decides, never its (localized) text.
+    (9009, "", "'powershell' is not recognized as an internal or external command,",
      "PowerShell is not installed on this host"),
+    (1, "", "'powershell' is not recognized as an internal or external command,", "the probe script failed (rc=1)"),
 ])
 def test_runner_failures_say_what_happened(rc, stdout, stderr, message):
     from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import (
