@@ -35,6 +35,7 @@ def run(args: dict, basedir: pathlib.Path | None = None) -> dict:
     if basedir is not None:
         loader.set_basedir(str(basedir))
     plugin = action.ActionModule(task, MagicMock(), MagicMock(), loader=loader, templar=None, shared_loader_obj=None)
+    plugin._load_name = "codesign.windows.acs_agent_package"  # set by the plugin loader; ansible-core 2.16 reads it
     return plugin.run(task_vars={})
 
 

@@ -41,6 +41,7 @@ def run_action(args: dict, hostvars: dict, play_hosts: list[str], check_mode: bo
     task.check_mode = check_mode
     task.diff = False
     action = ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    action._load_name = "codesign.windows.acs_report"  # set by the plugin loader; ansible-core 2.16 reads it
     task_vars = {"hostvars": hostvars, "ansible_play_hosts_all": play_hosts,
                  "ansible_play_batch": play_hosts if batch is None else batch}
     return action.run(task_vars=task_vars)

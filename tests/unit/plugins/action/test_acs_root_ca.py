@@ -48,6 +48,9 @@ class EmulatedConnection:
         self.commands += 1
         if self.answer is not None:
             return self.answer
+        if not cmd.lstrip().lower().startswith("powershell"):
+            # What the winrm connection of ansible-core 2.16-2.18 does with every command: encode it.
+            cmd = " ".join(self._shell._encode_script(cmd, as_list=True, strict_mode=False, preserve_rc=False))
         result = self.host.run_command(cmd, in_data or b"")
         if self.commands == self.drop_on:
             raise requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end closed "
