@@ -94,7 +94,7 @@ def run_playbook(fleet: Fleet, names: list[str], command: list[str], log: pathli
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=REPO,  # pylint: disable=consider-using-with
                                    env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "tests" / "ansible.cfg"),
                                         "ANSIBLE_FORCE_COLOR": "0"})
-        _, status, usage = os.wait4(process.pid, 0)
+        _pid, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
     emulator_cpu = time.process_time() - emulator_started
@@ -200,7 +200,7 @@ def bench_controller(counts: tuple[int, ...]) -> dict[int, tuple[float, float]]:
         process = subprocess.Popen([sys.executable, __file__, "--report-child", str(count)],  # pylint: disable=consider-using-with
                                    stdout=subprocess.PIPE)
         output = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)
+        _pid, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         process.stdout.close()
         timings = json.loads(output)

@@ -226,7 +226,7 @@ class EmulatedWindows:
         """ansible.windows.win_reg_stat on HKLM: the key's existence, or one value with its type.
         https://docs.ansible.com/ansible/latest/collections/ansible/windows/win_reg_stat_module.html"""
         path = str(args.get("path") or args.get("key") or "")
-        hive, _, rest = path.partition("\\")
+        hive, _separator, rest = path.partition("\\")
         if hive.upper().rstrip(":") not in ("HKLM", "HKEY_LOCAL_MACHINE"):
             return {"failed": True, "msg": f"the emulated host {self.name} models only HKLM, not {path}"}
         try:

@@ -136,8 +136,8 @@ def _operations(node: ast.AST, in_fstring: bool):
         elif isinstance(value, int):
             yield f"{value} -> {value + 1}", lambda n: setattr(n, "value", n.value + 1)
         elif isinstance(value, str) and value:
-            yield f"{value[:30]!r} -> 'XX'", lambda n: setattr(n, "value", "XX" + n.value[2:] if len(n.value) > 2
-                                                             else "XX")
+            yield f"{value[:30]!r} -> 'XX'", lambda n: setattr(n, "value", "XX" + n.value[2:]
+                                                               if len(n.value) > 2 else "XX")
     elif isinstance(node, ast.Return) and node.value is not None and not (
             isinstance(node.value, ast.Constant) and node.value.value is None):
         yield "return None", lambda n: setattr(n, "value", ast.Constant(None))
@@ -167,6 +167,7 @@ def python_mutants(target: Target) -> list[Mutant]:
             continue
         for number, (description, _apply) in enumerate(_operations(node, in_fstring)):
             points.append((index, number, line, description))
+
     def make(index: int, number: int) -> str:
         fresh = ast.parse(text)
         parents = {child: parent for parent in ast.walk(fresh) for child in ast.iter_child_nodes(parent)}
@@ -239,7 +240,10 @@ def ps1_mutants(target: Target) -> list[Mutant]:
         if MARKER in line or not code.strip():
             continue
         strings = [(m.start(), m.end()) for m in _PS_STRING.finditer(code)]
-        in_string = lambda pos: any(a <= pos < b for a, b in strings)  # noqa: E731
+
+        def in_string(pos: int, strings=strings) -> bool:
+            return any(a <= pos < b for a, b in strings)
+
         for match in _PS_TOKEN.finditer(code):
             if in_string(match.start()):
                 continue

@@ -35,6 +35,7 @@ class _Missing:
 
     def __bool__(self) -> bool:
         pytest.fail(self.message, pytrace=False)
+        return True  # not reached: pytest.fail raises
 
 
 def requires(found: object, tool: str, hint: str) -> pytest.MarkDecorator:

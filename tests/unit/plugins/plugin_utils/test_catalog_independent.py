@@ -13,7 +13,9 @@ from support.expectations import BY_ROW, EXPECTED, ROLLUP_ROWS, UBR_ROWS, WITH_M
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import DEFAULT_CATALOG
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
 
-ids = lambda entry: entry.row  # noqa: E731
+
+def ids(entry):
+    return entry.row
 
 
 def test_the_table_and_the_catalog_have_the_same_rows():
@@ -158,5 +160,5 @@ def test_rows_without_a_minimum(entry):
 
 
 def test_every_row_with_a_minimum_is_covered():
-    assert {entry.row for entry in WITH_MINIMUM} == {row.id for row in DEFAULT_CATALOG.rows
-                                                      if row.kind in ("ubr", "rollup")}
+    assert {entry.row for entry in WITH_MINIMUM} == {
+        row.id for row in DEFAULT_CATALOG.rows if row.kind in ("ubr", "rollup")}

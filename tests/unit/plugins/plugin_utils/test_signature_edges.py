@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.codesign.windows.plugins.plugin_utils import _authenticode as _signature
 
-from unit.plugins.plugin_utils.test_signature import (  # noqa: F401  pylint: disable=unused-import (fixtures)
+from unit.plugins.plugin_utils.test_signature import (  # noqa: F401  pylint: disable=unused-import
     KINDS,
     acs_signed,
     inspect,

@@ -31,7 +31,6 @@ def test_kb_titles_name_the_architecture(architecture, named):
     assert detail["title"] == f"2021-09 Cumulative Update for Windows Server 2019{suffix} (KB5005625)"
 
 
-
 @pytest.mark.parametrize("evidence, reason", [
     (None, "the evidence must be a mapping (an evidence record), got nothing"),
     ([], "the evidence must be a mapping (an evidence record), got list"),
