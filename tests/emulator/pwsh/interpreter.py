@@ -281,11 +281,7 @@ class Interpreter:
         name = self.variable_name(variable)
         for item in items:
             self.set_variable(scope, name, item)
-            try:
-                self.exec_block(block, scope, out)
-            except _Continue:
-                continue
-            except _Break:
+            if not self._loop_body(block, scope, out):
                 break
 
     def stmt_for_statement(self, node, scope, out):
@@ -297,11 +293,7 @@ class Interpreter:
                 condition = _named(parts["for_condition"])[0]
                 if not to_bool(self.eval_pipeline_value(condition, scope)):
                     break
-            try:
-                self.exec_block(parts["statement_block"], scope, out)
-            except _Continue:
-                pass
-            except _Break:
+            if not self._loop_body(parts["statement_block"], scope, out):
                 break
             if "for_iterator" in parts:
                 self.exec_block(parts["for_iterator"], scope, [])
@@ -314,12 +306,18 @@ class Interpreter:
         condition = next(c for c in named if c.type == "while_condition")
         block = next(c for c in named if c.type == "statement_block")
         while to_bool(self.eval_pipeline_value(_named(condition)[0], scope)):
-            try:
-                self.exec_block(block, scope, out)
-            except _Continue:
-                continue
-            except _Break:
+            if not self._loop_body(block, scope, out):
                 break
+
+    def _loop_body(self, block, scope, out) -> bool:
+        """One pass of a loop's body; False when it ran `break` (about_Break, about_Continue)."""
+        try:
+            self.exec_block(block, scope, out)
+        except _Continue:
+            pass
+        except _Break:
+            return False
+        return True
 
     def stmt_switch_statement(self, node, scope, out):
         named = _named(node)
