@@ -25,6 +25,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report import (
     render_markdown,
     update_reports,
 )
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.merge import DEFAULT_SLICE_BASENAME, MergeError, merge_files
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import plain
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.records import utc_now
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import POLICIES_21H2
@@ -46,6 +47,14 @@ ARGUMENT_SPEC = {
     "bad_rows": {"type": "list", "elements": "raw", "default": []},
     "compare": {"type": "bool", "default": True},
     "previous_report": {"type": "path"},
+    "slices": {"type": "dict", "options": {
+        "files": {"type": "list", "elements": "path"},
+        "directory": {"type": "path"},
+        "basename": {"type": "str", "default": DEFAULT_SLICE_BASENAME},
+        "group": {"type": "str"},
+        "expected": {"type": "int"},
+        "expected_hosts": {"type": "list", "elements": "str"},
+    }},
 }
 
 
@@ -67,7 +76,18 @@ class ActionModule(ActionBase):
             return result
 
         package = plain(args["package"]) if args["package"] else None
-        if args["records"] is not None:
+        # Relative to where ansible-playbook runs, and absolute in the result (set_stats, copy tasks).
+        directory = os.path.abspath(args["directory"])
+        merged = None
+        if args["slices"] is not None:
+            # The reports of the slices of one job (AWX job slicing), merged into one fleet report.
+            try:
+                merged = _merge(args["slices"], directory, args["basename"], args["gate"])
+            except ValueError as exc:
+                result.update(failed=True, msg=f"acs_report: slices: {exc}")
+                return result
+            records = merged["records"]
+        elif args["records"] is not None:
             # Hosts known from exports (acs_export_evidence), not gathered: judged here, all in one pass.
             try:
                 records = export_records(plain(args["records"]), gate_mode=args["gate"],
@@ -93,12 +113,16 @@ class ActionModule(ActionBase):
             "agent_package": package,
             **plain(args["run_info"]),
         }
-        # Relative to where ansible-playbook runs, and absolute in the result (set_stats, copy tasks).
-        directory = os.path.abspath(args["directory"])
+        bad_rows = plain(args["bad_rows"])
+        if merged is not None:
+            # What the slices were judged with, not this task's defaults; and how complete the merge is.
+            run.update({key: value for key, value in merged["run"].items() if value is not None})
+            run["merge"] = merged["merge"]
+            bad_rows = merged["bad_rows"] + bad_rows
         try:
             document, paths = update_reports(records, run, directory, tuple(args["formats"]), args["basename"],
                                              compare=args["compare"], previous_report=args["previous_report"],
-                                             bad_rows=plain(args["bad_rows"]))
+                                             bad_rows=bad_rows)
         except (OSError, ValueError) as exc:
             result.update(failed=True, msg=f"acs_report: cannot write the report in {directory}: {exc}")
             return result
@@ -116,7 +140,25 @@ class ActionModule(ActionBase):
             changes=_changes_summary(document["changes"]),
             msg=f"report on {len(document['hosts'])} hosts written to {directory}",
         )
+        if merged is not None:
+            result["merge"] = merged["merge"]
+            result["msg"] += f" ({merged['merge']['notice']})"
+            if merged["warnings"]:
+                result["warnings"] = merged["warnings"][:50]
         return result
+
+
+def _merge(options, directory, basename, gate):
+    """merge_files with the task's ``slices`` options; ValueError (MergeError) saying what is wrong."""
+    files = options["files"] or None
+    if files is None and options["basename"] == basename:
+        raise MergeError(f"the slices and the fleet report are both named {basename}: give the slices their own "
+                         f"basename (acs_readiness_report_basename: {DEFAULT_SLICE_BASENAME}), or name the files")
+    if options["expected"] is not None and options["expected"] < 1:
+        raise MergeError(f"expected must be the number of slices (1 or more), got {options['expected']}")
+    return merge_files(files, options["directory"] or directory, options["basename"],
+                       expected_slices=options["expected"], expected_hosts=options["expected_hosts"],
+                       group=options["group"], gate_mode=gate)
 
 
 def _statuses(records, document):

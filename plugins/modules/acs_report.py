@@ -108,6 +108,53 @@ options:
       - The JSON report of the run to compare with (O(compare)), instead of the newest one in O(directory).
         The task fails when it cannot be read or is no report.
     type: path
+  slices:
+    description:
+      - Merge the JSON reports of the slices of one job (AWX job slicing, or runs each limited to part of the
+        inventory) into one fleet report, instead of reporting on the hosts of the play. The report is written
+        in every format of O(formats) under O(basename), with the same summary as a single run.
+      - A host in two slices is reported once, from its newest record (its C(gathered_at), else its slice's
+        C(generated_at)); a record saying that C(acs_facts did not run on this host) never replaces a gathered
+        one. The host gets a warning naming the slices.
+      - A slice file that is missing, unreadable, truncated, of another schema version or no report is named
+        in a warning and in the report (C(bad_rows), C(run.merge)); the other slices are merged. The task fails
+        only when no slice can be merged.
+      - The report's C(run.merge) says how complete the merge is; the HTML and Markdown reports say it first.
+        The policy, gate mode and catalog version in C(run) are the slices' own.
+    type: dict
+    suboptions:
+      files:
+        description:
+          - The slice reports to merge. Without them, every C(<basename>-<run_id>.json) of O(slices.basename) in
+            O(slices.directory) of the newest slice's AWX workflow job (C(run.awx_workflow_job_id)), or of
+            O(slices.group).
+        type: list
+        elements: path
+      directory:
+        description: Where the slices wrote their reports. Defaults to O(directory).
+        type: path
+      basename:
+        description:
+          - The base name the slices' reports were written under (the role's C(acs_readiness_report_basename)).
+            It must differ from O(basename) unless O(slices.files) are named.
+        type: str
+        default: acs-readiness-slice
+      group:
+        description:
+          - Merge the slices of this AWX workflow job id (C(run.awx_workflow_job_id), the C(awx_workflow_job_id)
+            variable of the slice jobs). Named files of another job are then left out, with a warning.
+        type: str
+      expected:
+        description:
+          - How many slices the job had (the job template's C(job_slice_count)). Fewer readable slices make the
+            report incomplete, and it says so. Without it a missing slice cannot be detected.
+        type: int
+      expected_hosts:
+        description:
+          - The hosts the slices should have reported (the inventory). A host no slice reported is reported as
+            C(failed), with an error saying so, so that it is in every format.
+        type: list
+        elements: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -187,6 +234,15 @@ bad_rows:
   description: How many export rows that could not be read the report lists.
   returned: success
   type: int
+merge:
+  description:
+    - With O(slices), how the merge went (the report's C(run.merge)) - C(group), C(expected_slices),
+      C(merged_slices), C(missing_slices), C(complete) (C(null) when the number of slices expected was not given
+      and nothing else was wrong), C(slices) (C(file), C(run_id), C(awx_job_id), C(generated_at), C(hosts)),
+      C(bad_files) and C(bad_file_count), C(duplicates) and C(duplicate_hosts), C(not_reported) and
+      C(hosts_not_reported), C(notice) (one line). Lists are cut at 200 entries; the counts are whole.
+  returned: when O(slices) is given
+  type: dict
 changes:
   description:
     - The comparison with the earlier run, or C(null) without one. C(previous_run) (C(run_id), C(generated_at),

@@ -302,6 +302,7 @@ def page_view(document: t.Any) -> dict[str, t.Any]:
                   ("bad", counts["hold_back"], "Cannot be patched"), ("grey", counts["not_assessed"], "Could not be checked"),
                   ("bad", counts["service_down"], "Trend agent service down")],
         "run_rows": _run_rows(run, counts["total"]),
+        "merge_notice": display(mapping(run.get("merge")).get("notice") or ""),  # merged from slices: how complete
         "package_lines": [display(line) for line in package_lines(run)],
         "chart": _chart(counts),
         "table": table,

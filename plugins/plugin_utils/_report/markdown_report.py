@@ -51,6 +51,8 @@ def render_markdown(document: t.Any, paths: t.Mapping[str, t.Any] | None = None,
     run = mapping(document.get("run"))
     counts = count_views(views)
     lines = [f"# ACS readiness: {counts['ready']} of {counts['total']} hosts ready", ""]
+    if mapping(run.get("merge")).get("notice"):  # a report merged from slices says first how complete it is
+        lines += [f"**{_md(mapping(run.get('merge')).get('notice'))}**", ""]
     facts = [f"run {_md(run.get('run_id'))}" if run.get("run_id") else "",
              f"generated {_md(run.get('generated_at'))}" if run.get("generated_at") else "",
              f"gate {_md(run.get('gate_mode'))}" if run.get("gate_mode") else "",
