@@ -284,14 +284,16 @@ def merge_slices(paths: t.Iterable[t.Any], *, expected_slices: int | None = None
         warnings.append(f"{len(not_reported)} hosts of the inventory are in no slice report; they are reported as "
                         f"failed (first: {not_reported[0]})")
 
-    missing = max(expected_slices - len(slices), 0) if expected_slices is not None else None
+    bad_files = [item for item in problems if item["file"] and item["message"].startswith("slice report not merged")]
+    # A slice whose file could not be read is counted there; missing are the slices without any file.
+    missing = max(expected_slices - len(slices) - len(bad_files), 0) if expected_slices is not None else None
     if expected_slices is not None and len(slices) > expected_slices:
         warnings.append(f"{len(slices)} slices were merged, more than the {expected_slices} expected")
     if missing:
-        problem(label, f"{missing} of {expected_slices} slices have no readable report; their hosts are not in the "
+        problem(label, f"{missing} of {expected_slices} slices have no report file; their hosts are not in the "
                       "fleet report")
-    bad_files = [item for item in problems if item["file"] and item["message"].startswith("slice report not merged")]
-    complete = None if expected_slices is None else (not missing and not bad_files and not not_reported)
+    complete = None if expected_slices is None else (len(slices) >= expected_slices and not bad_files
+                                                      and not not_reported)
     if complete is None and (bad_files or not_reported):
         complete = False
     merge = {
@@ -327,6 +329,10 @@ def _shared_run(slices: list[dict[str, t.Any]], warnings: list[str]) -> dict[str
     return shared
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def merge_notice(merge: t.Mapping[str, t.Any]) -> str:
     """One line on how complete the merged report is, for the top of every human-readable format."""
     merged = merge.get("merged_slices")
@@ -338,13 +344,13 @@ def merge_notice(merge: t.Mapping[str, t.Any]) -> str:
     else:
         parts.append(f"Merged from {merged} of {expected} slice reports")
     if merge.get("missing_slices"):
-        parts.append(f"{merge['missing_slices']} slices missing")
+        parts.append(_count(merge["missing_slices"], "slice", "slices") + " missing")
     if merge.get("bad_file_count"):
-        parts.append(f"{merge['bad_file_count']} slice files could not be read")
+        parts.append(_count(merge["bad_file_count"], "slice file", "slice files") + " could not be read")
     if merge.get("hosts_not_reported"):
-        parts.append(f"{merge['hosts_not_reported']} hosts of the inventory in no slice report")
+        parts.append(_count(merge["hosts_not_reported"], "host", "hosts") + " of the inventory in no slice report")
     if merge.get("duplicate_hosts"):
-        parts.append(f"{merge['duplicate_hosts']} hosts in more than one slice (newest record kept)")
+        parts.append(_count(merge["duplicate_hosts"], "host", "hosts") + " in more than one slice (newest record kept)")
     prefix = "INCOMPLETE: " if merge.get("complete") is False else ""
     return prefix + "; ".join(parts) + "."
 

@@ -50,7 +50,7 @@ def test_a_missing_slice_is_in_the_result_the_warnings_and_the_report(tmp_path):
     assert result.get("failed") is not True, result
     assert result["merge"]["complete"] is False and result["merge"]["missing_slices"] == 2
     assert "INCOMPLETE" in result["msg"] and "INCOMPLETE" in result["markdown"]
-    assert any("2 of 3 slices have no readable report" in warning for warning in result["warnings"])
+    assert any("2 of 3 slices have no report file" in warning for warning in result["warnings"])
     assert result["statuses"] == {"a1": "ready", "b1": "failed"}
     assert result["bad_rows"] == 1
 

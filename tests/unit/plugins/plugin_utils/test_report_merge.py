@@ -80,10 +80,10 @@ def test_a_missing_slice_makes_the_report_say_it_is_incomplete_in_every_readable
     os.unlink(paths[1])
     merged = merge_files(None, str(tmp_path), expected_slices=3)
     assert merged["merge"]["complete"] is False and merged["merge"]["missing_slices"] == 1
-    assert merged["merge"]["notice"].startswith("INCOMPLETE: Merged from 2 of 3 slice reports; 1 slices missing")
+    assert merged["merge"]["notice"].startswith("INCOMPLETE: Merged from 2 of 3 slice reports; 1 slice missing")
     assert set(statuses(merged["records"])) == set(sorted(FLEET)[0::3] + sorted(FLEET)[2::3])
     problem = merged["bad_rows"][0]
-    assert "1 of 3 slices have no readable report" in problem["message"]
+    assert "1 of 3 slices have no report file" in problem["message"]
     assert problem["file"].endswith(f"{SLICE}-*.json")
     document = build_document(merged["records"], {"run_id": "fleet", "merge": merged["merge"]}, bad_rows=merged["bad_rows"])
     assert "**INCOMPLETE: Merged from 2 of 3 slice reports" in render_markdown(document)
@@ -168,7 +168,7 @@ def test_a_host_in_two_slices_is_reported_once_from_its_newest_record_with_a_war
     assert any("a is in 2 slices; the newest record" in warning and first in warning for warning in records["a"]["warnings"])
     assert any("1 hosts are in more than one slice" in warning for warning in merged["warnings"])
     assert merged["merge"]["complete"] is True  # a duplicate loses no host
-    assert "1 hosts in more than one slice (newest record kept)" in merged["merge"]["notice"]
+    assert "1 host in more than one slice (newest record kept)" in merged["merge"]["notice"]
 
 
 def test_an_unreachable_record_without_time_takes_its_slices_time(tmp_path):
