@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import glob
 import json
 import os
 import typing as t
@@ -355,11 +356,23 @@ def merge_notice(merge: t.Mapping[str, t.Any]) -> str:
     return prefix + "; ".join(parts) + "."
 
 
+def _expand(files: t.Iterable[t.Any]) -> list[str]:
+    """The named files, each pattern with ``*``, ``?`` or ``[`` replaced by the files it matches (sorted). A
+    pattern that matches nothing stays as it is, so that it is reported as a missing file."""
+    paths: list[str] = []
+    for name in files:
+        name = os.fspath(name)
+        matches = sorted(glob.glob(name)) if any(char in name for char in "*?[") else []
+        paths += matches or [name]
+    return paths
+
+
 def merge_files(files: t.Iterable[t.Any] | None, directory: t.Any, basename: str = DEFAULT_SLICE_BASENAME,
                 **options: t.Any) -> dict[str, t.Any]:
-    """merge_slices over the named ``files``, or over the slice files of ``directory`` (find_slice_files)."""
+    """merge_slices over the named ``files`` (patterns such as ``/reports/acs-readiness-slice-night1-*.json``
+    are expanded), or over the slice files of ``directory`` (find_slice_files)."""
     named = files is not None and len(list(files)) > 0
-    paths = list(files) if named else find_slice_files(directory, basename)
+    paths = _expand(files) if named else find_slice_files(directory, basename)
     if not paths:
         raise MergeError(f"no slice report {basename}-<run_id>.json in {os.path.abspath(os.fspath(directory))}: "
                          f"give the slices acs_readiness_report_basename: {basename}, or name the files")

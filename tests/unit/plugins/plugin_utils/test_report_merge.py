@@ -304,3 +304,12 @@ def test_the_merged_report_is_the_previous_run_of_the_next_night(tmp_path):
     assert document["changes"]["previous_run"]["run_id"] == "awx-500"
     assert document["changes"]["counts"]["fixed"] == 1 and document["changes"]["counts"]["gone"] == 0
     assert find_baseline(str(tmp_path), "awx-700", "acs-readiness")["document"]["run"]["run_id"] == "awx-600"
+
+
+def test_named_patterns_are_expanded_and_one_matching_nothing_is_named(tmp_path):
+    paths = three_slices(str(tmp_path))
+    nothing = str(tmp_path / "other-night-*.json")
+    merged = merge_files([str(tmp_path / f"{SLICE}-awx-*.json"), nothing], str(tmp_path), expected_slices=3)
+    assert [item["file"] for item in merged["merge"]["slices"]] == paths
+    assert merged["merge"]["bad_files"] == [{"file": nothing, "problem": "slice report not merged: the file is missing; "
+                                                                        "the hosts of this slice are not in the fleet report"}]
