@@ -88,7 +88,7 @@ def sliced(fleet, tmp_path_factory):
                                "awx_workflow_job_id": WORKFLOW_JOB, "acs_readiness_report_basename": "acs-readiness-slice"})
                   for number in range(1, SLICES + 1)]
         jobs = [future.result() for future in slices]
-        full = single.result()
+        single.result()  # the full run: its report is read below
     return {"work": work, "inventory": full_inventory, "shared": shared, "slices": jobs,
             "full": report(work / "single-reports" / "acs-readiness.json")}
 

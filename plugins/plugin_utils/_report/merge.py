@@ -41,7 +41,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.model imp
     normalize_bad_rows,
     normalize_record,
 )
-from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import mapping, opt_text, text
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import opt_text, text
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import Bounded, clean_text
 
 DEFAULT_SLICE_BASENAME = "acs-readiness-slice"
