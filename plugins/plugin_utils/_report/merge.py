@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import glob
 import json
 import os
+import stat
 import typing as t
 from collections.abc import Mapping
 
@@ -95,17 +97,29 @@ def find_slice_files(directory: t.Any, basename: str = DEFAULT_SLICE_BASENAME) -
 def _read(path: str) -> dict[str, t.Any]:
     """A slice report, its run and hosts copied within the untrusted-data limits. ValueError saying why not."""
     try:
-        size = os.stat(path).st_size
-        if size > MAX_SLICE_BYTES:
-            raise ValueError(f"it is {size:,} bytes; a slice report is at most {MAX_SLICE_BYTES:,}")
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        # Non-blocking, and only a regular file is read: a FIFO or a device planted in a shared directory
+        # must not hang the merge or feed it without end.
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        try:
+            info = os.fstat(handle)
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "is a directory")
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError("it is not a regular file")
+            if info.st_size > MAX_SLICE_BYTES:
+                raise ValueError(f"it is {info.st_size:,} bytes; a slice report is at most {MAX_SLICE_BYTES:,}")
+            with os.fdopen(os.dup(handle), "rb") as stream:
+                raw = stream.read(MAX_SLICE_BYTES + 1)
+        finally:
+            os.close(handle)
     except FileNotFoundError:
         raise ValueError("the file is missing") from None
     except IsADirectoryError:
         raise ValueError("it is a directory, not a report") from None
     except OSError as exc:
         raise ValueError(f"it cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_SLICE_BYTES:
+        raise ValueError(f"it is more than {MAX_SLICE_BYTES:,} bytes; a slice report is at most that")
     if not raw.strip():
         raise ValueError("the file is empty (a slice that did not finish writing?)")
     try:

@@ -313,3 +313,13 @@ def test_named_patterns_are_expanded_and_one_matching_nothing_is_named(tmp_path)
     assert [item["file"] for item in merged["merge"]["slices"]] == paths
     assert merged["merge"]["bad_files"] == [{"file": nothing, "problem": "slice report not merged: the file is missing; "
                                                                         "the hosts of this slice are not in the fleet report"}]
+
+
+def test_a_fifo_or_device_among_the_slices_is_named_without_hanging(tmp_path):
+    paths = three_slices(str(tmp_path))
+    fifo = tmp_path / f"{SLICE}-awx-999.json"
+    os.mkfifo(fifo)
+    merged = merge_files(paths + [str(fifo), "/dev/zero"], str(tmp_path), expected_slices=3)
+    problems = {item["file"]: item["problem"] for item in merged["merge"]["bad_files"]}
+    assert "it is not a regular file" in problems[str(fifo)] and "it is not a regular file" in problems["/dev/zero"]
+    assert statuses(merged["records"]) == FLEET
