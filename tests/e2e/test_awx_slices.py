@@ -193,3 +193,18 @@ def test_the_merged_report_is_the_previous_run_of_the_next_merge(sliced):
     assert merged["run"]["run_id"] == "awx-801"
     assert merged["changes"]["previous_run"]["run_id"] == "awx-800"
     assert merged["changes"]["counts"]["unchanged"] + merged["changes"]["counts"]["unassessed"] == len(FLEET)
+
+
+def test_slices_run_by_hand_are_named_by_a_pattern(sliced):
+    """Slices without AWX (several controllers, each with --limit) are named by a pattern; here the same
+    slice files under the names such runs give them."""
+    reports = sliced["work"] / "by-hand"
+    reports.mkdir()
+    for number, path in enumerate(sorted(sliced["shared"].glob("acs-readiness-slice-awx-*.json"))):
+        shutil.copy(path, reports / f"acs-readiness-slice-night1-0{number}.json")
+    job = merge(sliced, "merge-by-hand", reports, acs_merge_expected_slices=SLICES,
+                acs_merge_files=[str(reports / "acs-readiness-slice-night1-*.json")])
+    assert job.status == "successful", job.stdout[-3000:]
+    merged = report(reports / "acs-readiness.json")
+    assert statuses(merged) == statuses(sliced["full"])
+    assert merged["run"]["merge"]["complete"] is True and merged["run"]["merge"]["group"] is None

@@ -304,6 +304,9 @@ def merge_slices(paths: t.Iterable[t.Any], *, expected_slices: int | None = None
     missing = max(expected_slices - len(slices) - len(bad_files), 0) if expected_slices is not None else None
     if expected_slices is not None and len(slices) > expected_slices:
         warnings.append(f"{len(slices)} slices were merged, more than the {expected_slices} expected")
+    if expected_slices is None:
+        warnings.append("the number of slices expected was not given (acs_merge_expected_slices, the job template's "
+                        "slice count): a missing slice cannot be detected")
     if missing:
         problem(label, f"{missing} of {expected_slices} slices have no report file; their hosts are not in the "
                       "fleet report")

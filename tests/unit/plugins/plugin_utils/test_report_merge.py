@@ -95,6 +95,7 @@ def test_without_the_expected_count_the_report_says_a_missing_slice_cannot_be_se
     merged = merge_files(None, str(tmp_path))
     assert merged["merge"]["complete"] is None
     assert "the number of slices expected was not given" in merged["merge"]["notice"]
+    assert any("a missing slice cannot be detected" in warning for warning in merged["warnings"])
 
 
 def test_expected_hosts_no_slice_reported_are_failed_in_every_format(tmp_path):
