@@ -277,7 +277,7 @@ def merge_slices(paths: t.Iterable[t.Any], *, expected_slices: int | None = None
         kept = chosen[host]
         others = [entry for entry in entries if entry is not kept]
         seen = "; ".join(f"{entry['path']} (run {entry['run_id']}, {entry['record']['status']})" for entry in others)
-        note = (f"acs_report: {host} is in {len(entries)} slices; the newest record, from {kept['path']} "
+        note = (f"acs_report: {host} has {len(entries)} records in the slices; the newest record, from {kept['path']} "
                 f"(run {kept['run_id']}, {kept['record']['status']}), is reported; also in {seen}")
         kept["record"]["warnings"] = list(kept["record"]["warnings"]) + [note]
         duplicate_notes.append({"host": host, "kept": kept["path"], "also_in": [entry["path"] for entry in others]})

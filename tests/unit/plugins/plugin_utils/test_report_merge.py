@@ -166,7 +166,7 @@ def test_a_host_in_two_slices_is_reported_once_from_its_newest_record_with_a_war
     assert statuses(merged["records"]) == {"a": "ready", "b": "ready", "c": "ready"}
     assert merged["merge"]["duplicate_hosts"] == 1
     assert merged["merge"]["duplicates"] == [{"host": "a", "kept": second, "also_in": [first]}]
-    assert any("a is in 2 slices; the newest record" in warning and first in warning for warning in records["a"]["warnings"])
+    assert any("a has 2 records in the slices; the newest record" in warning and first in warning for warning in records["a"]["warnings"])
     assert any("1 hosts are in more than one slice" in warning for warning in merged["warnings"])
     assert merged["merge"]["complete"] is True  # a duplicate loses no host
     assert "1 host in more than one slice (newest record kept)" in merged["merge"]["notice"]
