@@ -239,7 +239,7 @@ merge:
     - With O(slices), how the merge went (the report's C(run.merge)) - C(group), C(expected_slices),
       C(merged_slices), C(missing_slices), C(complete) (C(null) when the number of slices expected was not given
       and nothing else was wrong), C(slices) (C(file), C(run_id), C(awx_job_id), C(generated_at), C(hosts)),
-      C(bad_files) and C(bad_file_count), C(duplicates) and C(duplicate_hosts), C(not_reported) and
+      C(bad_files) and C(bad_file_count), C(duplicates) and C(duplicate_hosts), C(unreadable_host_records), C(not_reported) and
       C(hosts_not_reported), C(notice) (one line). Lists are cut at 200 entries; the counts are whole.
   returned: when O(slices) is given
   type: dict

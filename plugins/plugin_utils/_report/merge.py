@@ -246,6 +246,7 @@ def merge_slices(paths: t.Iterable[t.Any], *, expected_slices: int | None = None
     duplicates: dict[str, list[dict[str, t.Any]]] = {}
     bad_rows: list[dict[str, t.Any]] = []
     summaries = []
+    unreadable_records = 0
     for order, read in enumerate(slices):
         hosts_here = 0
         for index, raw in enumerate(read["hosts"]):
@@ -253,6 +254,7 @@ def merge_slices(paths: t.Iterable[t.Any], *, expected_slices: int | None = None
                 record = normalize_record(index, Bounded().copy(raw))
             except (ValueError, RecursionError) as exc:
                 problem(read["path"], f"host record {index} not merged: {clean_text(exc, 300)}")
+                unreadable_records += 1
                 continue
             hosts_here += 1
             entry = {"record": record, "path": read["path"], "run_id": read["run"]["run_id"],
@@ -310,9 +312,10 @@ def merge_slices(paths: t.Iterable[t.Any], *, expected_slices: int | None = None
     if missing:
         problem(label, f"{missing} of {expected_slices} slices have no report file; their hosts are not in the "
                       "fleet report")
-    complete = None if expected_slices is None else (len(slices) >= expected_slices and not bad_files
-                                                      and not not_reported)
-    if complete is None and (bad_files or not_reported):
+    # A host record that could not be read is a host lost: the report is not complete either.
+    lost = bool(bad_files or not_reported or unreadable_records)
+    complete = None if expected_slices is None else (len(slices) >= expected_slices and not lost)
+    if complete is None and lost:
         complete = False
     merge = {
         "group": wanted_group,
@@ -325,6 +328,7 @@ def merge_slices(paths: t.Iterable[t.Any], *, expected_slices: int | None = None
         "bad_file_count": len(bad_files),
         "duplicate_hosts": len(duplicate_notes),
         "duplicates": _capped(duplicate_notes),
+        "unreadable_host_records": unreadable_records,
         "hosts_not_reported": len(not_reported),
         "not_reported": _capped(sorted(not_reported, key=natural_key)),
     }
@@ -365,6 +369,8 @@ def merge_notice(merge: t.Mapping[str, t.Any]) -> str:
         parts.append(_count(merge["missing_slices"], "slice", "slices") + " missing")
     if merge.get("bad_file_count"):
         parts.append(_count(merge["bad_file_count"], "slice file", "slice files") + " could not be read")
+    if merge.get("unreadable_host_records"):
+        parts.append(_count(merge["unreadable_host_records"], "host record", "host records") + " could not be read")
     if merge.get("hosts_not_reported"):
         parts.append(_count(merge["hosts_not_reported"], "host", "hosts") + " of the inventory in no slice report")
     if merge.get("duplicate_hosts"):

@@ -260,6 +260,8 @@ def test_hostile_records_are_named_or_cleaned_never_raised(tmp_path):
     assert any("host record 2 not merged" in message for message in messages)
     assert any("host record 3 not merged" in message and "3,000 keys" in message for message in messages)
     assert any("host record 4 not merged" in message and "nested deeper" in message for message in messages)
+    assert merged["merge"]["unreadable_host_records"] == 4 and merged["merge"]["complete"] is False
+    assert merged["merge"]["notice"].startswith("INCOMPLETE: ") and "4 host records could not be read" in merged["merge"]["notice"]
     document = build_document(merged["records"], {"run_id": "fleet", "merge": merged["merge"]}, bad_rows=merged["bad_rows"])
     for render in (render_csv, render_html, render_markdown):
         render(document)
