@@ -302,7 +302,9 @@ def page_view(document: t.Any) -> dict[str, t.Any]:
                   ("bad", counts["hold_back"], "Cannot be patched"), ("grey", counts["not_assessed"], "Could not be checked"),
                   ("bad", counts["service_down"], "Trend agent service down")],
         "run_rows": _run_rows(run, counts["total"]),
-        "merge_notice": display(mapping(run.get("merge")).get("notice") or ""),  # merged from slices: how complete
+        # Merged from slices: how complete, in red unless every slice is known to be in.
+        "merge_notice": display(mapping(run.get("merge")).get("notice") or ""),
+        "merge_class": "muted" if mapping(run.get("merge")).get("complete") is True else "down",
         "package_lines": [display(line) for line in package_lines(run)],
         "chart": _chart(counts),
         "table": table,

@@ -87,7 +87,10 @@ def test_a_missing_slice_makes_the_report_say_it_is_incomplete_in_every_readable
     assert problem["file"].endswith(f"{SLICE}-*.json")
     document = build_document(merged["records"], {"run_id": "fleet", "merge": merged["merge"]}, bad_rows=merged["bad_rows"])
     assert "**INCOMPLETE: Merged from 2 of 3 slice reports" in render_markdown(document)
-    assert 'id="merge-notice">INCOMPLETE: Merged from 2 of 3' in render_html(document)
+    assert '<p class="down" id="merge-notice">INCOMPLETE: Merged from 2 of 3' in render_html(document)
+    whole = merge_files(None, str(tmp_path), expected_slices=2)
+    document = build_document(whole["records"], {"run_id": "fleet", "merge": whole["merge"]})
+    assert '<p class="muted" id="merge-notice">Merged from 2 of 2 slice reports.</p>' in render_html(document)
 
 
 def test_without_the_expected_count_the_report_says_a_missing_slice_cannot_be_seen(tmp_path):
