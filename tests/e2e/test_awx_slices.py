@@ -208,3 +208,12 @@ def test_slices_run_by_hand_are_named_by_a_pattern(sliced):
     merged = report(reports / "acs-readiness.json")
     assert statuses(merged) == statuses(sliced["full"])
     assert merged["run"]["merge"]["complete"] is True and merged["run"]["merge"]["group"] is None
+
+
+def test_a_pattern_of_expected_hosts_that_matches_nothing_stops_the_merge(sliced):
+    reports = copy_slices(sliced, "typo")
+    job = merge(sliced, "merge-typo", reports, acs_merge_expected_slices=SLICES, acs_merge_expected_hosts="windwos")
+    assert job.status == "failed"
+    failures = [event["event_data"]["res"]["msg"] for event in job.events if event["event"] == "runner_on_failed"]
+    assert failures == ["acs_merge_expected_hosts: the pattern windwos matches no host of the inventory"]
+    assert not (reports / "acs-readiness.json").exists()
