@@ -125,9 +125,10 @@ options:
     suboptions:
       files:
         description:
-          - The slice reports to merge. Without them, every C(<basename>-<run_id>.json) of O(slices.basename) in
-            O(slices.directory) of the newest slice's AWX workflow job (C(run.awx_workflow_job_id)), or of
-            O(slices.group).
+          - The slice reports to merge; a name with C(*), C(?) or C([) is a pattern for the files it matches (one
+            that matches nothing is reported as a missing file). Without them, every C(<basename>-<run_id>.json)
+            of O(slices.basename) in O(slices.directory) of the newest slice's AWX workflow job
+            (C(run.awx_workflow_job_id)), or of O(slices.group).
         type: list
         elements: path
       directory:
