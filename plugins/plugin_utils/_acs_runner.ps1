@@ -337,6 +337,20 @@ function New-AcsRunspace {
     return $runspace
 }
 
+function ConvertTo-AcsGzipBase64 {
+    param([string]$Text)
+    # GZipStream and MemoryStream are in .NET 2.0. ToArray still works once the stream is closed, and
+    # closing the GZipStream is what writes its last block and trailer (CRC-32, length).
+    # https://learn.microsoft.com/en-us/dotnet/api/system.io.compression.gzipstream
+    # https://learn.microsoft.com/en-us/dotnet/api/system.io.memorystream.toarray
+    $bytes = [System.Text.Encoding]::ASCII.GetBytes($Text)
+    $buffer = New-Object -TypeName System.IO.MemoryStream
+    $zipper = New-Object -TypeName System.IO.Compression.GZipStream -ArgumentList @($buffer, [System.IO.Compression.CompressionMode]::Compress)
+    $zipper.Write($bytes, 0, $bytes.Length)
+    $zipper.Close()
+    return [System.Convert]::ToBase64String($buffer.ToArray())
+}
+
 function Invoke-AcsRunner {
     param($Probes, $Options)
     # Constrained Language Mode (an AppLocker or WDAC policy) blocks what every probe needs: .NET
@@ -414,5 +428,15 @@ function Invoke-AcsRunner {
     $document = '{"acs_runner":' + $Options.protocol + ',"powershell":' + (ConvertTo-AcsJsonString ([string]$PSVersionTable.PSVersion)) +
         ',"language_mode":"FullLanguage","process_bits":' + ([IntPtr]::Size * 8) + ',"wow64":' + (ConvertTo-AcsJson $wow64) +
         ',"elapsed_ms":' + $elapsed + ',"results":[' + [string]::Join(',', [string[]]$results.ToArray()) + '],"complete":true}'
+    # A host with years of updates answers hundreds of KB, more than one WS-Management envelope carries:
+    # the answer then travels gzip-compressed (the document is ASCII), and stays plain if that fails.
+    if ($Options.compress_above -gt 0 -and $document.Length -gt $Options.compress_above) {
+        try {
+            $document = '{"acs_runner":' + $Options.protocol + ',"gzip":"' + (ConvertTo-AcsGzipBase64 $document) + '"}'
+        }
+        catch {
+            # The plain document is still a whole answer, only a longer one.
+        }
+    }
     Write-Output $document
 }

@@ -31,7 +31,7 @@ os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".work" / "collecti
 import conftest  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
 from ansible_collections.codesign.windows.plugins.plugin_utils import _report  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate  # noqa: E402  pylint: disable=wrong-import-position
-from emulator.fleet import host_config  # noqa: E402  pylint: disable=wrong-import-position
+from emulator.fleet import host_config, with_installed_updates  # noqa: E402  pylint: disable=wrong-import-position
 from emulator.windows import FIXTURES, build_host, load_templates  # noqa: E402  pylint: disable=wrong-import-position
 from emulator.wsman import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -111,8 +111,7 @@ def fleet_configs(count: int, updates: int = 0) -> list:
 
     fixture = yaml.safe_load((FIXTURES / "hosts" / FLEET_FIXTURE).read_text(encoding="utf-8"))
     if updates:
-        # Years of monthly updates and their servicing stacks: every one a Win32_QuickFixEngineering row.
-        fixture["updates"] = [{"kb": f"KB{4_000_000 + index}", "installed_on": "3/9/2021"} for index in range(updates)]
+        fixture = with_installed_updates(fixture, updates)
     templates = load_templates()
     prefix = f"w2019-u{updates}-" if updates else "w2019-"
     return [host_config(build_host(f"{prefix}{index:04d}", fixture, templates)) for index in range(count)]

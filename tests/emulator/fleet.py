@@ -25,6 +25,13 @@ def host_config(model: WindowsHost, address: str = "127.0.0.1", port: int = 0) -
     )
 
 
+def with_installed_updates(fixture: dict[str, t.Any], count: int, first_kb: int = 4_000_000) -> dict[str, t.Any]:
+    """The fixture with ``count`` more installed updates: years of monthly updates and servicing stacks, each a
+    Win32_QuickFixEngineering row and a CBS package (the benchmark's and the wire-size tests' long-lived host)."""
+    extra = [{"kb": f"KB{first_kb + index}", "installed_on": "3/9/2021"} for index in range(count)]
+    return {**fixture, "updates": [*(fixture.get("updates") or []), *extra]}
+
+
 def build_fleet(names: t.Iterable[str] | None = None, distinct_addresses: bool = False,
                 first_address: int = 10) -> Fleet:
     """A Fleet (not started) of the named fixture hosts, or all of them.
