@@ -17,8 +17,10 @@ $ProgressPreference = 'SilentlyContinue'
 $AcsLibrary = {
     function ConvertTo-AcsJsonString {
         param([string]$Text)
-        if ($Text -match '^[ !#-\[\]-~]*$') {
-            return '"' + $Text + '"'
+        # Printable ASCII (nearly every string, registry paths included) needs only \ and " escaped; the
+        # character loop below is for the rest, and costs a real PowerShell 2.0 host far more per string.
+        if ($Text -cmatch '^[ -~]*$') {
+            return '"' + $Text.Replace('\', '\\').Replace('"', '\"') + '"'
         }
         $builder = New-Object System.Text.StringBuilder
         [void]$builder.Append('"')
@@ -37,6 +39,16 @@ $AcsLibrary = {
         param($Value, [int]$Depth = 0)
         if ($Depth -gt 8) { return '"(nested too deeply)"' }
         if ($null -eq $Value) { return 'null' }
+        # The common cases first: most values are strings and tables, and each -is test below costs time.
+        if ($Value -is [string]) { return ConvertTo-AcsJsonString $Value }
+        if ($Value -is [System.Collections.IDictionary]) {
+            $parts = New-Object System.Collections.ArrayList
+            foreach ($key in $Value.Keys) {
+                $item = (ConvertTo-AcsJsonString ([string]$key)) + ':' + (ConvertTo-AcsJson $Value[$key] ($Depth + 1))
+                [void]$parts.Add($item)
+            }
+            return '{' + [string]::Join(',', [string[]]$parts.ToArray()) + '}'
+        }
         if ($Value -is [bool]) {
             if ($Value) { return 'true' }
             return 'false'
@@ -52,21 +64,14 @@ $AcsLibrary = {
         if ($Value -is [datetime]) {
             return ConvertTo-AcsJsonString ($Value.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ', $invariant))
         }
-        if ($Value -is [string] -or $Value -is [char] -or $Value -is [enum] -or $Value -is [version]) {
+        if ($Value -is [char] -or $Value -is [enum] -or $Value -is [version]) {
             return ConvertTo-AcsJsonString ([string]$Value)
         }
         if ($Value -is [byte[]]) {
             return ConvertTo-AcsJsonString ([System.BitConverter]::ToString($Value))
         }
-        $parts = New-Object System.Collections.ArrayList
-        if ($Value -is [System.Collections.IDictionary]) {
-            foreach ($key in $Value.Keys) {
-                $item = (ConvertTo-AcsJsonString ([string]$key)) + ':' + (ConvertTo-AcsJson $Value[$key] ($Depth + 1))
-                [void]$parts.Add($item)
-            }
-            return '{' + [string]::Join(',', [string[]]$parts.ToArray()) + '}'
-        }
         if ($Value -is [System.Collections.IEnumerable]) {
+            $parts = New-Object System.Collections.ArrayList
             foreach ($item in $Value) {
                 [void]$parts.Add((ConvertTo-AcsJson $item ($Depth + 1)))
             }
