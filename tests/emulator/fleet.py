@@ -117,7 +117,9 @@ class ProcessFleet:
     The same use as Fleet for what a playbook run needs: a context manager, ``inventory()``, ``stats(name)``,
     ``reset_stats()``, ``len()``; plus ``cpu_seconds()``, the CPU the workers have used. A host's model lives in
     its worker, so ``fleet[name]`` (the in-process host and its model) does not exist here: tests that read or
-    change a model use Fleet. Workers are forked: the configurations (and their models) need no pickling.
+    change a model use Fleet. Workers are forked: the configurations (and their models) need no pickling. A
+    worker inherits this process's open sockets (those of a Fleet already running here, for instance) but never
+    accepts on them; it closes them when it ends.
     """
 
     def __init__(self, hosts: t.Iterable[HostConfig], processes: int, *, history: int = 50) -> None:
