@@ -350,7 +350,8 @@ function ConvertTo-AcsGzipBase64 {
     # https://learn.microsoft.com/en-us/dotnet/api/system.io.memorystream.toarray
     $bytes = [System.Text.Encoding]::ASCII.GetBytes($Text)
     $buffer = New-Object -TypeName System.IO.MemoryStream
-    $zipper = New-Object -TypeName System.IO.Compression.GZipStream -ArgumentList @($buffer, [System.IO.Compression.CompressionMode]::Compress)
+    $mode = [System.IO.Compression.CompressionMode]::Compress
+    $zipper = New-Object -TypeName System.IO.Compression.GZipStream -ArgumentList @($buffer, $mode)
     $zipper.Write($bytes, 0, $bytes.Length)
     $zipper.Close()
     return [System.Convert]::ToBase64String($buffer.ToArray())

@@ -203,9 +203,8 @@ def _inflate(encoded: t.Any) -> str:
     """
     text, problem = _inflate_text(encoded)
     found = _DOCUMENT_LINE.match(text) if problem is None else None
-    if problem is None and (found is None or found.group(1).rstrip() != text.strip()):
-        problem = "it does not hold one runner document"
-    if problem is not None:
+    if found is None or found.group(1).rstrip() != text.strip():
+        problem = problem or "it does not hold one runner document"
         raise RunnerOutputError(f"the probe script's compressed output cannot be used: {problem}")
     return found.group(1).rstrip()
 
