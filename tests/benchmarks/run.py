@@ -130,8 +130,6 @@ def fleet_configs(count: int, updates: int = 0) -> list:
 
 
 def bench_fleet(count: int, work: pathlib.Path, processes: int = 1) -> dict[str, Figures]:
-    configs = fleet_configs(count)
-    names = [config.name for config in configs]
     reports = work / f"reports-{count}"
     plays = {}
     for name, text in (("floor (raw)", FLOOR_PLAY), ("acs_facts", ACS_FACTS_PLAY)):
@@ -148,7 +146,8 @@ def bench_fleet(count: int, work: pathlib.Path, processes: int = 1) -> dict[str,
           "no agent package")
     print(f"{'playbook':14} {'wall s':>7} {'x floor':>8} {'ctl CPU s':>10} {'peak MB':>8} {'emu CPU s':>10} "
           f"{'req/host':>9} {'KB/host':>8} {'rc':>3}")
-    with serve_fleet(configs, processes) as fleet:
+    with serve_fleet(fleet_configs, (count,), processes) as fleet:
+        names = fleet.names if isinstance(fleet, ProcessFleet) else [host.name for host in fleet]
         inventory = fleet.inventory(work / f"hosts-{count}.yml", operation_timeout_sec=30)
         for name, arguments in plays.items():
             log = work / f"{name.split()[0]}-{count}.log"

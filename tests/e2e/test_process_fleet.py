@@ -35,7 +35,7 @@ def _gather(fleet, work):
 def both(tmp_path_factory):
     with Fleet(fixture_configs(HOSTS)) as fleet:
         single = _gather(fleet, tmp_path_factory.mktemp("one-process"))
-    with ProcessFleet(fixture_configs(HOSTS), processes=2) as fleet:
+    with ProcessFleet(fixture_configs, (HOSTS,), processes=2) as fleet:
         assert fleet.processes == 2
         several = _gather(fleet, tmp_path_factory.mktemp("two-processes"))
         workers_cpu = fleet.cpu_seconds()
@@ -75,7 +75,8 @@ def test_serve_with_processes_writes_the_inventory_and_stops_its_workers(tmp_pat
         assert ready.exists(), server.communicate(timeout=5)
         hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["windows"]["hosts"]
         assert sorted(hosts) == sorted(HOSTS[:3])
-        workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False)
+        workers = subprocess.run(["pgrep", "-P", str(server.pid), "-f", "spawn_main"], capture_output=True,
+                                 text=True, check=False)
         assert len(workers.stdout.split()) == 2
         run = run_playbook(E2E / "playbooks" / "gather.yml", inventory, tmp_path)
         assert run.rc == 0, run.stdout[-2000:]

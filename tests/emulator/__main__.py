@@ -23,7 +23,7 @@ from emulator.windows import load_fleet
 
 def _serve(args: argparse.Namespace) -> int:
     names = [name for name in args.hosts.split(",") if name] if args.hosts else None
-    fleet = serve_fleet(fixture_configs(names, distinct_addresses=args.distinct_addresses), args.processes)
+    fleet = serve_fleet(fixture_configs, (names, args.distinct_addresses), args.processes)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

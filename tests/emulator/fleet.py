@@ -20,7 +20,6 @@ import typing as t
 from emulator.host import EmulatedWindows
 from emulator.windows import WindowsHost, load_fleet
 from emulator.wsman import CONNECTION_PLUGINS, Faults, Fleet, HostConfig, HostStats, write_inventory
-from emulator.wsman import _NtlmUserFile  # pylint: disable=protected-access
 
 NETWORK_FAULTS = ("reject_credentials", "refuse_unencrypted", "drop_on_receive", "hang", "delay_seconds",
                   "stdout_transform")
@@ -70,19 +69,22 @@ def backend(fleet: Fleet, name: str) -> EmulatedWindows:
 
 
 # ---------------------------------------------------------------------------- several processes
-def _serve_partition(configs: list[HostConfig], history: int,
+BuildConfigs = t.Callable[..., t.List[HostConfig]]
+
+
+def _serve_partition(build: BuildConfigs, arguments: tuple, part: int, parts: int, history: int,
                      connection: multiprocessing.connection.Connection) -> None:
-    """A worker process: start its hosts, then answer the parent's requests until told to stop (or orphaned)."""
+    """A worker process: build the fleet's hosts, start its own share, then answer the parent until told to stop
+    (or orphaned). Building every host and keeping one share gives each worker the same hosts the parent meant."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides when the fleet stops
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _NtlmUserFile.forget_inherited()
-    fleet = Fleet(configs, history=history)
     try:
+        configs = build(*arguments)[part::parts]
+        fleet = Fleet(configs, history=history)
         fleet.start()
     except BaseException:  # pylint: disable=broad-exception-caught  (reported to the parent, which raises)
         connection.send(("error", traceback.format_exc()))
         return
-    connection.send(("ready", None))
+    connection.send(("ready", [config.name for config in configs]))
     try:
         while True:
             try:
@@ -112,26 +114,24 @@ def _serve_partition(configs: list[HostConfig], history: int,
 
 
 class ProcessFleet:
-    """The hosts of a Fleet, partitioned over ``processes`` worker processes (round robin, one host in one worker).
+    """The hosts ``build(*arguments)`` returns, shared out over ``processes`` worker processes (round robin, each
+    host in exactly one worker).
 
     The same use as Fleet for what a playbook run needs: a context manager, ``inventory()``, ``stats(name)``,
-    ``reset_stats()``, ``len()``; plus ``cpu_seconds()``, the CPU the workers have used. A host's model lives in
-    its worker, so ``fleet[name]`` (the in-process host and its model) does not exist here: tests that read or
-    change a model use Fleet. Workers are forked: the configurations (and their models) need no pickling. A
-    worker inherits this process's open sockets (those of a Fleet already running here, for instance) but never
-    accepts on them; it closes them when it ends.
+    ``reset_stats()``, ``len()``; plus ``all_stats()`` and ``cpu_seconds()``, the CPU the workers have used. A
+    host's model lives in its worker, so ``fleet[name]`` (the in-process host and its model) does not exist here:
+    tests that read or change a model use Fleet. Workers are spawned (fresh interpreters, never a fork of a
+    process that may be serving hosts on threads), so each builds its hosts itself: ``build`` must be a
+    module-level function and ``arguments`` plain data.
     """
 
-    def __init__(self, hosts: t.Iterable[HostConfig], processes: int, *, history: int = 50) -> None:
-        configs = list(hosts)
-        names = [config.name for config in configs]
-        if len(set(names)) != len(names):
-            raise ValueError("duplicate host names")
-        self.processes = max(1, min(int(processes), len(configs) or 1))
-        self._partitions = [configs[index::self.processes] for index in range(self.processes)]
-        self._names = names
+    def __init__(self, build: BuildConfigs, arguments: tuple = (), processes: int = 2, *, history: int = 50) -> None:
+        self.processes = max(1, int(processes))
+        self._build = build
+        self._arguments = tuple(arguments)
         self._history = history
-        self._workers: list[tuple[multiprocessing.Process, multiprocessing.connection.Connection]] = []
+        self._names: list[str] = []
+        self._workers: list[tuple[multiprocessing.process.BaseProcess, multiprocessing.connection.Connection]] = []
         self._owner: dict[str, multiprocessing.connection.Connection] = {}
 
     def __enter__(self) -> ProcessFleet:
@@ -145,27 +145,34 @@ class ProcessFleet:
 
     @property
     def names(self) -> list[str]:
+        """Every host, in the order ``build`` returned them."""
         return list(self._names)
 
     def start(self) -> ProcessFleet:
         if self._workers:
             return self
-        context = multiprocessing.get_context("fork")
+        context = multiprocessing.get_context("spawn")
         try:
-            for partition in self._partitions:
+            for part in range(self.processes):
                 parent_end, child_end = context.Pipe()
-                worker = context.Process(target=_serve_partition, args=(partition, self._history, child_end),
-                                         name="emulator-partition", daemon=True)
+                worker = context.Process(target=_serve_partition, name=f"emulator-part-{part}", daemon=True,
+                                         args=(self._build, self._arguments, part, self.processes, self._history,
+                                               child_end))
                 worker.start()
                 child_end.close()
                 self._workers.append((worker, parent_end))
-                for config in partition:
-                    self._owner[config.name] = parent_end
-            for _worker, connection in self._workers:
-                self._reply(connection)   # "ready", or the worker's start-up failure
+            shares = [self._reply(connection) for _worker, connection in self._workers]
         except BaseException:
             self.stop()
             raise
+        if len({name for share in shares for name in share}) != sum(len(share) for share in shares):
+            self.stop()
+            raise ValueError("duplicate host names")
+        # Round robin: host i is in share i % processes, at position i // processes.
+        for index in range(sum(len(share) for share in shares)):
+            name = shares[index % self.processes][index // self.processes]
+            self._names.append(name)
+            self._owner[name] = self._workers[index % self.processes][1]
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -182,6 +189,7 @@ class ProcessFleet:
             connection.close()
         self._workers.clear()
         self._owner.clear()
+        self._names.clear()
 
     @staticmethod
     def _reply(connection: multiprocessing.connection.Connection) -> t.Any:
@@ -215,7 +223,7 @@ class ProcessFleet:
         return sum(self._ask_all("cpu"))
 
     def inventory(self, path: str | os.PathLike[str], *, plugin: str | None = None, **options: t.Any):
-        """Fleet.inventory's document (same options), with every host in the order the fleet was given."""
+        """Fleet.inventory's document (same options), with every host in the order ``build`` returned them."""
         if plugin is not None and plugin not in CONNECTION_PLUGINS:
             raise ValueError(f"plugin must be one of {CONNECTION_PLUGINS}, not {plugin!r}")
         found: dict[str, dict[str, t.Any]] = {}
@@ -224,6 +232,7 @@ class ProcessFleet:
         return write_inventory(path, {name: found[name] for name in self._names}, **options)
 
 
-def serve_fleet(configs: list[HostConfig], processes: int = 1) -> Fleet | ProcessFleet:
-    """A fleet (not started) in this process, or over ``processes`` worker processes when that is more than 1."""
-    return ProcessFleet(configs, processes) if processes > 1 else Fleet(configs)
+def serve_fleet(build: BuildConfigs, arguments: tuple = (), processes: int = 1) -> Fleet | ProcessFleet:
+    """The hosts ``build(*arguments)`` returns, not started: a Fleet in this process, or a ProcessFleet over
+    ``processes`` worker processes when that is more than 1."""
+    return ProcessFleet(build, arguments, processes) if processes > 1 else Fleet(build(*arguments))

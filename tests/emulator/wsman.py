@@ -944,14 +944,6 @@ class _NtlmUserFile:
             cls._directory = None
 
     @classmethod
-    def forget_inherited(cls) -> None:
-        """In a forked worker process: the parent's accounts and file are the parent's, not this process's."""
-        cls._lock = threading.Lock()
-        cls._accounts = Counter()
-        cls._directory = None
-        cls._previous = None
-
-    @classmethod
     def _write(cls) -> None:
         if cls._directory is None:
             cls._directory = tempfile.mkdtemp(prefix="emulator-ntlm-")
