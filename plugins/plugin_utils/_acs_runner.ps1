@@ -17,8 +17,10 @@ $ProgressPreference = 'SilentlyContinue'
 $AcsLibrary = {
     function ConvertTo-AcsJsonString {
         param([string]$Text)
-        if ($Text -match '^[ !#-\[\]-~]*$') {
-            return '"' + $Text + '"'
+        # Printable ASCII (nearly every string, registry paths included) needs only \ and " escaped; the
+        # character loop below is for the rest, and costs a real PowerShell 2.0 host far more per string.
+        if ($Text -cmatch '^[ -~]*$') {
+            return '"' + $Text.Replace('\', '\\').Replace('"', '\"') + '"'
         }
         $builder = New-Object System.Text.StringBuilder
         [void]$builder.Append('"')
@@ -37,6 +39,16 @@ $AcsLibrary = {
         param($Value, [int]$Depth = 0)
         if ($Depth -gt 8) { return '"(nested too deeply)"' }
         if ($null -eq $Value) { return 'null' }
+        # The common cases first: most values are strings and tables, and each -is test below costs time.
+        if ($Value -is [string]) { return ConvertTo-AcsJsonString $Value }
+        if ($Value -is [System.Collections.IDictionary]) {
+            $parts = New-Object System.Collections.ArrayList
+            foreach ($key in $Value.Keys) {
+                $item = (ConvertTo-AcsJsonString ([string]$key)) + ':' + (ConvertTo-AcsJson $Value[$key] ($Depth + 1))
+                [void]$parts.Add($item)
+            }
+            return '{' + [string]::Join(',', [string[]]$parts.ToArray()) + '}'
+        }
         if ($Value -is [bool]) {
             if ($Value) { return 'true' }
             return 'false'
@@ -52,21 +64,14 @@ $AcsLibrary = {
         if ($Value -is [datetime]) {
             return ConvertTo-AcsJsonString ($Value.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ', $invariant))
         }
-        if ($Value -is [string] -or $Value -is [char] -or $Value -is [enum] -or $Value -is [version]) {
+        if ($Value -is [char] -or $Value -is [enum] -or $Value -is [version]) {
             return ConvertTo-AcsJsonString ([string]$Value)
         }
         if ($Value -is [byte[]]) {
             return ConvertTo-AcsJsonString ([System.BitConverter]::ToString($Value))
         }
-        $parts = New-Object System.Collections.ArrayList
-        if ($Value -is [System.Collections.IDictionary]) {
-            foreach ($key in $Value.Keys) {
-                $item = (ConvertTo-AcsJsonString ([string]$key)) + ':' + (ConvertTo-AcsJson $Value[$key] ($Depth + 1))
-                [void]$parts.Add($item)
-            }
-            return '{' + [string]::Join(',', [string[]]$parts.ToArray()) + '}'
-        }
         if ($Value -is [System.Collections.IEnumerable]) {
+            $parts = New-Object System.Collections.ArrayList
             foreach ($item in $Value) {
                 [void]$parts.Add((ConvertTo-AcsJson $item ($Depth + 1)))
             }
@@ -337,6 +342,21 @@ function New-AcsRunspace {
     return $runspace
 }
 
+function ConvertTo-AcsGzipBase64 {
+    param([string]$Text)
+    # GZipStream and MemoryStream are in .NET 2.0. ToArray still works once the stream is closed, and
+    # closing the GZipStream is what writes its last block and trailer (CRC-32, length).
+    # https://learn.microsoft.com/en-us/dotnet/api/system.io.compression.gzipstream
+    # https://learn.microsoft.com/en-us/dotnet/api/system.io.memorystream.toarray
+    $bytes = [System.Text.Encoding]::ASCII.GetBytes($Text)
+    $buffer = New-Object -TypeName System.IO.MemoryStream
+    $mode = [System.IO.Compression.CompressionMode]::Compress
+    $zipper = New-Object -TypeName System.IO.Compression.GZipStream -ArgumentList @($buffer, $mode)
+    $zipper.Write($bytes, 0, $bytes.Length)
+    $zipper.Close()
+    return [System.Convert]::ToBase64String($buffer.ToArray())
+}
+
 function Invoke-AcsRunner {
     param($Probes, $Options)
     # Constrained Language Mode (an AppLocker or WDAC policy) blocks what every probe needs: .NET
@@ -414,5 +434,15 @@ function Invoke-AcsRunner {
     $document = '{"acs_runner":' + $Options.protocol + ',"powershell":' + (ConvertTo-AcsJsonString ([string]$PSVersionTable.PSVersion)) +
         ',"language_mode":"FullLanguage","process_bits":' + ([IntPtr]::Size * 8) + ',"wow64":' + (ConvertTo-AcsJson $wow64) +
         ',"elapsed_ms":' + $elapsed + ',"results":[' + [string]::Join(',', [string[]]$results.ToArray()) + '],"complete":true}'
+    # A host with years of updates answers hundreds of KB, more than one WS-Management envelope carries:
+    # the answer then travels gzip-compressed (the document is ASCII), and stays plain if that fails.
+    if ($Options.compress_above -gt 0 -and $document.Length -gt $Options.compress_above) {
+        try {
+            $document = '{"acs_runner":' + $Options.protocol + ',"gzip":"' + (ConvertTo-AcsGzipBase64 $document) + '"}'
+        }
+        catch {
+            # The plain document is still a whole answer, only a longer one.
+        }
+    }
     Write-Output $document
 }

@@ -9,9 +9,12 @@ account that cannot read the CBS store must not make a host look unpatched.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import re
 import typing as t
+import zlib
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import ROOT_CA_SHA1, normalize_kb
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
@@ -23,6 +26,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
 )
 from ansible_collections.codesign.windows.plugins.plugin_utils._agents import gathered_service, products_from_gathered
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import (
+    MAX_DOCUMENT_CHARS,
     MAX_MESSAGE_CHARS,
     MAX_STDOUT_CHARS,
     Bounded,
@@ -143,13 +147,14 @@ def parse_runner_output(rc: t.Any, stdout: t.Any, stderr: t.Any) -> dict[str, t.
         if stdout.lstrip().startswith("#< CLIXML"):
             raise RunnerOutputError("the probe script printed CLIXML instead of JSON")
         raise RunnerOutputError(f"the probe script's output is not JSON: {clean_text(first_line.group(), 200)!r}")
-    try:
-        document = load_json(document_line)
-    except UntrustedDataError as exc:
-        raise RunnerOutputError(f"the probe script's output cannot be used: {exc}") from None
-    except (ValueError, RecursionError) as exc:
-        raise RunnerOutputError(f"the probe script's output was truncated or garbled ({clean_text(exc, 200)}; "
-                                f"{len(document_line)} characters received)") from None
+    document = _load_document(document_line)
+    if isinstance(document, dict) and "gzip" in document and "results" not in document:
+        # A long answer travels compressed (the runner's ConvertTo-AcsGzipBase64); once, never nested.
+        document_line = _inflate(document.get("gzip"))
+        document = _load_document(document_line)
+        if isinstance(document, dict) and "gzip" in document:
+            problem = "it holds another one"
+            raise RunnerOutputError(f"the probe script's compressed output cannot be used: {problem}")
     if not isinstance(document, dict):
         raise RunnerOutputError("the probe script's output is not a JSON object")
     protocol = document.get("acs_runner")
@@ -178,6 +183,50 @@ def parse_runner_output(rc: t.Any, stdout: t.Any, stderr: t.Any) -> dict[str, t.
             document[key] = document[key][:40]
     _refuse_unusable_session(document)
     return document
+
+
+def _load_document(line: str) -> t.Any:
+    try:
+        return load_json(line)
+    except UntrustedDataError as exc:
+        raise RunnerOutputError(f"the probe script's output cannot be used: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise RunnerOutputError(f"the probe script's output was truncated or garbled ({clean_text(exc, 200)}; "
+                                f"{len(line)} characters received)") from None
+
+
+def _inflate(encoded: t.Any) -> str:
+    """The document a compressed answer carries, never more than the controller reads of a plain one.
+
+    The host chooses the compressed bytes: a few KB can inflate to gigabytes, so inflation stops one character
+    past MAX_DOCUMENT_CHARS, and gzip's own CRC-32 and length must confirm what was received.
+    """
+    text, problem = _inflate_text(encoded)
+    found = _DOCUMENT_LINE.match(text) if problem is None else None
+    if found is None or found.group(1).rstrip() != text.strip():
+        problem = problem or "it does not hold one runner document"
+        raise RunnerOutputError(f"the probe script's compressed output cannot be used: {problem}")
+    return found.group(1).rstrip()
+
+
+def _inflate_text(encoded: t.Any) -> tuple[str, str | None]:
+    """(the inflated text, None) or ("", what is wrong)."""
+    if not isinstance(encoded, str):
+        return "", "it is not text"
+    try:
+        compressed = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return "", "it is not base64"
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip only
+    try:
+        inflated = inflater.decompress(compressed, MAX_DOCUMENT_CHARS + 1)
+    except zlib.error as exc:
+        return "", f"it is garbled ({clean_text(exc, 200)})"
+    if len(inflated) > MAX_DOCUMENT_CHARS:
+        return "", f"it inflates to more than {MAX_DOCUMENT_CHARS:,} characters, more than the controller reads"
+    if not inflater.eof or inflater.unused_data:
+        return "", f"it was truncated or garbled ({len(compressed):,} bytes received)"
+    return inflated.decode("utf-8", errors="replace"), None
 
 
 def _as_text(value: t.Any) -> str:

@@ -28,7 +28,13 @@ RUNNER_HEADER = "# codesign.windows ACS probe runner, protocol 1"
 SUBSETS = ("os", "hotfixes", "certificates", "agents", "reboot", "esu", "connectivity")
 # esu is opt-in: its WMI query is slow. connectivity is opt-in: it makes the host send an HTTP request.
 DEFAULT_SUBSETS = ("os", "hotfixes", "certificates", "agents", "reboot")
-MAX_OUTPUT = 400_000      # characters of JSON; one Receive envelope carries it
+# Characters of JSON the probes may write before the rest are skipped as truncated: room for both update probes
+# at their item limit (3,000 QFE rows and 3,000 CBS packages are about 550,000) and every probe after them.
+MAX_OUTPUT = 1_500_000
+# An answer longer than this travels gzip-compressed. pywinrm asks for envelopes of at most 153,600 bytes
+# (w:MaxEnvelopeSize), which carry about 113,000 bytes of output in base64: a longer answer would need a second
+# Receive. Below it the answer stays plain JSON, readable in -vvv output.
+COMPRESS_ABOVE = 60_000
 MAX_ITEMS = 3000
 # Probes known to be slow get at least this long, whatever gather_timeout says: a long-lived 7/2008 R2/2012 R2
 # host keeps 5,000-15,000 CBS packages, and SoftwareLicensingProduct evaluates every licence product it has.
@@ -264,9 +270,14 @@ def runner_text() -> str:
         return handle.read()
 
 
-def render_script(probes: list[dict[str, t.Any]], timeout_ms: int, max_output: int = MAX_OUTPUT) -> str:
-    """The whole script sent on stdin: the runner, its options, the probe list, and the call."""
-    options = {"protocol": PROTOCOL, "timeout_ms": int(timeout_ms), "max_output": int(max_output)}
+def render_script(probes: list[dict[str, t.Any]], timeout_ms: int, max_output: int = MAX_OUTPUT,
+                  compress_above: int = COMPRESS_ABOVE) -> str:
+    """The whole script sent on stdin: the runner, its options, the probe list, and the call.
+
+    ``compress_above`` 0 keeps the answer plain whatever its length.
+    """
+    options = {"protocol": PROTOCOL, "timeout_ms": int(timeout_ms), "max_output": int(max_output),
+               "compress_above": int(compress_above)}
     body = ",\n".join("    " + ps_literal(probe, "    ") for probe in probes)
     return (f"{runner_text()}\n"
             f"$AcsOptions = {ps_literal(options)}\n"

@@ -3,7 +3,8 @@
     PYTHONPATH=tests python -m emulator serve --inventory .work/fleet/hosts.yml
     PYTHONPATH=tests python -m emulator list
 
-`serve` runs until it gets SIGTERM or SIGINT. With --pidfile it writes its pid there, and it
+`serve` runs until it gets SIGTERM or SIGINT. With --processes N the hosts are shared out over N worker
+processes (each host lives in one), so that the hosts' PowerShell runs on several cores. With --pidfile it writes its pid there, and it
 creates --ready-file once every listener is up, so scripts can wait for it.
 """
 
@@ -16,13 +17,13 @@ import signal
 import sys
 import threading
 
-from emulator.fleet import build_fleet
+from emulator.fleet import fixture_configs, serve_fleet
 from emulator.windows import load_fleet
 
 
 def _serve(args: argparse.Namespace) -> int:
     names = [name for name in args.hosts.split(",") if name] if args.hosts else None
-    fleet = build_fleet(names, distinct_addresses=args.distinct_addresses)
+    fleet = serve_fleet(fixture_configs, (names, args.distinct_addresses), args.processes)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--hosts", help="comma-separated fixture names (default: all)")
     serve.add_argument("--distinct-addresses", action="store_true", help="one 127.0.0.x address per host")
     serve.add_argument("--operation-timeout", type=int, default=10, help="ansible_winrm_operation_timeout_sec")
+    serve.add_argument("--processes", type=int, default=1,
+                       help="serve the hosts from this many worker processes, each host in one (default: 1, this one)")
     serve.add_argument("--pidfile")
     serve.add_argument("--ready-file")
     serve.set_defaults(func=_serve)

@@ -1527,26 +1527,41 @@ class Fleet:
         """
         if plugin is not None and plugin not in CONNECTION_PLUGINS:
             raise ValueError(f"plugin must be one of {CONNECTION_PLUGINS}, not {plugin!r}")
-        group_vars: dict[str, Any] = {}
-        if operation_timeout_sec is not None:
-            group_vars["ansible_winrm_operation_timeout_sec"] = operation_timeout_sec
-            group_vars["ansible_psrp_operation_timeout"] = operation_timeout_sec
-            if read_timeout_sec is None:
-                read_timeout_sec = operation_timeout_sec + 10
-        if read_timeout_sec is not None:
-            group_vars["ansible_winrm_read_timeout_sec"] = read_timeout_sec
-            group_vars["ansible_psrp_read_timeout"] = read_timeout_sec
-        group_vars.update(extra_vars or {})
-        document = {
-            "all": {
-                "children": {
-                    group: {
-                        "hosts": {host.name: host.inventory_vars(plugin) for host in self._hosts.values()},
-                        "vars": group_vars,
-                    }
+        return write_inventory(path, {host.name: host.inventory_vars(plugin) for host in self._hosts.values()},
+                               extra_vars=extra_vars, operation_timeout_sec=operation_timeout_sec,
+                               read_timeout_sec=read_timeout_sec, group=group)
+
+
+def write_inventory(
+    path: str | os.PathLike[str],
+    host_vars: dict[str, dict[str, Any]],
+    *,
+    extra_vars: dict[str, Any] | None = None,
+    operation_timeout_sec: int | None = None,
+    read_timeout_sec: int | None = None,
+    group: str = "windows",
+) -> Path:
+    """The YAML inventory of Fleet.inventory, from each host's connection variables."""
+    group_vars: dict[str, Any] = {}
+    if operation_timeout_sec is not None:
+        group_vars["ansible_winrm_operation_timeout_sec"] = operation_timeout_sec
+        group_vars["ansible_psrp_operation_timeout"] = operation_timeout_sec
+        if read_timeout_sec is None:
+            read_timeout_sec = operation_timeout_sec + 10
+    if read_timeout_sec is not None:
+        group_vars["ansible_winrm_read_timeout_sec"] = read_timeout_sec
+        group_vars["ansible_psrp_read_timeout"] = read_timeout_sec
+    group_vars.update(extra_vars or {})
+    document = {
+        "all": {
+            "children": {
+                group: {
+                    "hosts": host_vars,
+                    "vars": group_vars,
                 }
             }
         }
-        target = Path(path)
-        target.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-        return target
+    }
+    target = Path(path)
+    target.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return target

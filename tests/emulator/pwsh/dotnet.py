@@ -37,6 +37,7 @@ import typing as t
 
 from emulator.pwsh.interpreter import Interpreter, Scope
 from emulator.pwsh.runtime import Hashtable, NetException, NetObject, UnsupportedConstruct, to_string
+from emulator.pwsh import streams
 from emulator.windows import E_ACCESSDENIED, Denied, Hung, WindowsHost, Wow64RegistryView, qfe_installed_on, scm_denied, wql_match
 
 
@@ -406,6 +407,8 @@ class _ConvertStatics:
                                "than two padding characters, or an illegal character among the padding characters. ",
                                type_name="System.FormatException") from None
 
+    ToBase64String = staticmethod(streams.to_base64_string)
+
 
 class X509Certificate2Object(NetObject):
     ps_type_name = "System.Security.Cryptography.X509Certificates.X509Certificate2"
@@ -485,6 +488,8 @@ class HostBinding:
             "System.IO.File": _FileStatics(view),
             "System.Diagnostics.FileVersionInfo": _FileVersionInfoStatics(view),
             "System.Convert": _ConvertStatics(), "Convert": _ConvertStatics(),
+            "System.Text.Encoding": streams.EncodingStatics(),
+            "System.IO.Compression.CompressionMode": streams.CompressionModeStatics(),
         }
         self.cmdlets = {"Get-WmiObject": self.get_wmi_object, "Get-Service": self.get_service}
 
@@ -503,7 +508,7 @@ class HostBinding:
             return X509Certificate2Object()
         if lowered == "security.cryptography.x509certificates.x509store" and len(arguments) == 2:
             return X509StoreObject(self.host, to_string(arguments[0]), to_string(arguments[1]))
-        return None
+        return streams.new_stream(lowered, arguments, clr2=self.version < (3, 0))
 
     def interpreter(self) -> Interpreter:
         interpreter = Interpreter(self, self.version)

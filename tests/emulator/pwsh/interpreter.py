@@ -1132,7 +1132,7 @@ class Interpreter:
             if lowered == "length":
                 return len(owner)
             raise self.unsupported(node, f"string member {member}")
-        if isinstance(owner, list):
+        if isinstance(owner, (list, bytes, bytearray)):  # bytes: a byte[]
             if lowered in ("count", "length"):
                 return len(owner)
             # PowerShell 2.0 has no member enumeration: other members of an array are $null.
