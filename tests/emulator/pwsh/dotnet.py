@@ -35,6 +35,7 @@ import hashlib
 import re
 import typing as t
 
+from emulator.pwsh import native
 from emulator.pwsh.interpreter import Interpreter, Scope
 from emulator.pwsh.runtime import Hashtable, NetException, NetObject, UnsupportedConstruct, to_string
 from emulator.windows import E_ACCESSDENIED, Denied, Hung, WindowsHost, Wow64RegistryView, qfe_installed_on, scm_denied, wql_match
@@ -487,12 +488,17 @@ class HostBinding:
             "System.Convert": _ConvertStatics(), "Convert": _ConvertStatics(),
         }
         self.cmdlets = {"Get-WmiObject": self.get_wmi_object, "Get-Service": self.get_service}
+        # Programs by file name (emulator.pwsh.native); a copy, so that one host's additions stay its own.
+        self.native_commands = dict(native.NATIVE_COMMANDS)
 
     def environment(self, name: str):
         """$env:NAME. PROCESSOR_ARCHITEW6432 exists only in a WOW64 process
         (https://learn.microsoft.com/en-us/windows/win32/winprog64/wow64-implementation-details)."""
         if name.lower() == "processor_architew6432":
             return "AMD64" if self.host.wow64 else None
+        if name.lower() in ("systemroot", "windir"):
+            # Windows' own directory; every emulated host is installed in C:\Windows.
+            return "C:\\Windows"
         return None
 
     def new_object(self, interp, type_name_text: str, arguments, com_object: str | None = None):
