@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+from emulator import restart
 from emulator.host import EmulatedWindows
 from emulator.windows import WindowsHost, load_fleet
 from emulator.wsman import Faults, Fleet, HostConfig
@@ -35,7 +36,22 @@ def build_fleet(names: t.Iterable[str] | None = None, distinct_addresses: bool =
     for index, model in enumerate(load_fleet(names)):
         address = f"127.0.0.{first_address + index}" if distinct_addresses else "127.0.0.1"
         configs.append(host_config(model, address=address))
-    return Fleet(configs)
+    return RestartingFleet(configs)
+
+
+class RestartingFleet(Fleet):
+    """A Fleet whose hosts restart as Windows does (emulator.restart): shutdown.exe takes a host's listener
+    down and brings it back after the boot. ``machines[name]`` is the host's power state."""
+
+    def __init__(self, hosts: t.Iterable[HostConfig], **kwargs: t.Any) -> None:
+        super().__init__(hosts, **kwargs)
+        self.machines = {host.name: restart.attach(backend(self, host.name).model, backend(self, host.name).lock, host)
+                         for host in self}
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for machine in self.machines.values():
+            machine.stop()
+        super().stop(timeout)
 
 
 def backend(fleet: Fleet, name: str) -> EmulatedWindows:
