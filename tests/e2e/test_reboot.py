@@ -200,3 +200,36 @@ def test_a_second_run_restarts_nothing(fleet, second_run):
         assert snapshot(backend(fleet, name).model) == before[name], name
         assert run.last(name, REBOOT)["status"] == "skipped", name
     assert all(entry["after"] == "ready" for entry in report(reports)["remediation"]["hosts"])
+
+
+RESTART_PLAY = """
+- name: Restart with acs_reboot
+  hosts: windows
+  gather_facts: false
+  tasks:
+    - name: Restart and wait until servicing has finished
+      codesign.windows.acs_reboot:
+        reboot_timeout: 20
+        servicing_timeout: 20
+        servicing_check_interval: 1
+        pre_reboot_delay: 0
+        msg: Restart for a test
+"""
+
+
+def test_a_restart_another_program_scheduled_is_replaced_by_ours_with_a_warning(tmp_path):
+    """shutdown.exe answers 1190 while another restart is scheduled: it is aborted (/a) and ours issued."""
+    with build_fleet(["w2016-ready"]) as single:
+        inventory = single.inventory(tmp_path / "hosts.yml", operation_timeout_sec=2, read_timeout_sec=4)
+        machine = single.machines["w2016-ready"]
+        # Another program schedules a restart for an hour later.
+        assert machine.shutdown(["/r", "/t", "3600", "/c", "maintenance agent"]).exit_code == 0
+        before = machine.model.boot_time
+        playbook = tmp_path / "restart.yml"
+        playbook.write_text(RESTART_PLAY, encoding="utf-8")
+        run = run_playbook(playbook, inventory, tmp_path)
+        assert run.rc == 0, run.stdout[-3000:]
+        result = run.last("w2016-ready", REBOOT)["result"]
+        assert any("already scheduled" in warning for warning in result.get("warnings", [])), result
+        assert machine.restarts == 1 and machine.model.boot_time > before
+        assert machine.comments == ["maintenance agent", "Restart for a test"]
