@@ -117,6 +117,13 @@ elapsed:
   returned: when the host came back
   type: int
   sample: 95
+went_down:
+  description:
+    - Whether an attempt to reach the host failed between the restart and its new boot time. A host that restarts
+      faster than the checks (every 2 seconds) may show C(false); the new boot time is what proves the restart.
+  returned: on success
+  type: bool
+  sample: true
 servicing_seconds:
   description: Seconds servicing went on after the host answered again.
   returned: on success

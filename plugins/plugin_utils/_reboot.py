@@ -98,7 +98,10 @@ def probes() -> list[dict[str, t.Any]]:
 
 
 def restart_message(text: t.Any) -> str:
-    """The comment shutdown.exe shows and logs (event 1074): printable ASCII, within its limit."""
+    """The comment shutdown.exe shows and logs (event 1074): printable ASCII, within its limit. Quotes, backticks
+    and dollar signs become spaces: Windows PowerShell passes an argument with an embedded double quote to a
+    program without escaping it (https://github.com/PowerShell/PowerShell/issues/1995), which would split the
+    comment into other arguments."""
     cleaned = "".join(ch if " " <= ch <= "~" and ch not in "\"`$" else " " for ch in str(text or ""))
     return " ".join(cleaned.split())[:MAX_MESSAGE_CHARS] or DEFAULT_MESSAGE
 
