@@ -14,12 +14,12 @@ What Windows does, each with its source:
 * ``Win32_OperatingSystem.LastBootUpTime`` is the time of the new boot.
   https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-operatingsystem
 * Component Based Servicing finishes the packages it left "Install Pending" (CurrentState 96) during shutdown
-  and startup: they become "Installed" (112), and the restart keys (CBS\RebootPending, RebootInProgress,
+  and startup: they become "Installed" (112), "Uninstall Pending" (5) ones "Absent" (0), and the restart keys (CBS\RebootPending, RebootInProgress,
   Windows Update's RebootRequired, PendingFileRenameOperations) are gone. A package that fails there is rolled
   back ("Failure configuring Windows updates. Reverting changes.") and is not installed afterwards.
   https://learn.microsoft.com/en-us/troubleshoot/windows-server/installing-updates-features-roles/troubleshoot-windows-update-error-0x800f0922,
   https://learn.microsoft.com/en-us/windows/win32/api/cbsapi/ (CbsInstallState: 96 InstallPending,
-  112 Installed, 0 Absent)
+  112 Installed, 5 UninstallPending, 0 Absent)
 * On Windows 10 / Server 2016 and later the update build revision (UBR) is the installed cumulative update's
   revision: it changes with the restart that completes it (the rollup package's version is
   <build>.<UBR>.x.y). https://learn.microsoft.com/en-us/windows/release-health/release-information
@@ -207,9 +207,15 @@ def _rollup_version(package: str) -> tuple[int, ...] | None:
         return None
 
 
+def _kb_of(model: WindowsHost, package: str) -> str:
+    """The KB a package installs: as the fixture named it, else from a Package_for_KB<n> name."""
+    kb = model.package_kbs.get(package) or package.split("~", 1)[0].removeprefix("Package_for_")
+    return kb.upper() if kb.upper().startswith("KB") else ""
+
+
 def _remove_qfe(model: WindowsHost, package: str) -> None:
     """A rolled-back update is no longer listed by Win32_QuickFixEngineering."""
-    kb = model.package_kbs.get(package, "").upper()
+    kb = _kb_of(model, package)
     if kb:
         model.qfe[:] = [row for row in model.qfe if str(row.get("HotFixID", "")).upper() != kb]
 
@@ -225,6 +231,10 @@ def boot(model: WindowsHost, settings: RestartSettings) -> None:
     registry = model.registry
     for name in registry.subkey_names(packages):
         key = registry.open(f"{packages}\\{name}")
+        if key is not None and key.get("CurrentState") == CBS_STATE["uninstall_pending"]:
+            # An uninstall (dism /remove-package) completes at the restart: the package is absent.
+            key.set("CurrentState", CBS_STATE["absent"])
+            continue
         if key is None or key.get("CurrentState") != CBS_STATE["install_pending"]:
             continue
         if settings.fault == "package_failed":

@@ -125,3 +125,13 @@ def test_fixture_settings_are_checked():
     model.restart = {"fault": "melts"}
     with pytest.raises(ValueError, match="restart fault must be one of"):
         restart.attach(model)
+
+
+def test_an_uninstall_pending_package_is_absent_after_the_restart():
+    model = host("w2019-pending")
+    name = next(name for name in states(model) if "RollupFix" in name)
+    model.registry.open(f"{PACKAGES}\\{name}").set("CurrentState", 5)
+    shutdown(model)
+    wait_for(lambda: restart.machine_of(model).restarts == 1)
+    assert states(model)[name] == 0
+    assert model.ubr == 2183
