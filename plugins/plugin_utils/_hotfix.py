@@ -514,6 +514,21 @@ class Preflight:
     servicing_tool: str | None
 
 
+_SHELL_MEMORY = re.compile(r"^\s*MaxMemoryPerShellMB\s*=\s*(\d{1,10})\b", re.IGNORECASE)
+# WinRM 2.0 (Windows 7 / Server 2008 R2, and WMF 2.0 on Server 2008) caps a shell at 150 MB unless configured
+# otherwise; WinRM 3.0 and later at 1024 MB (https://learn.microsoft.com/windows/win32/winrm/quotas).
+SHELL_MEMORY_WARNING_MB = 1024
+
+
+def shell_memory(lines: t.Any) -> int | None:
+    """MaxMemoryPerShellMB from ``winrm get winrm/config/winrs`` (the setting's name is not translated)."""
+    for line in lines if isinstance(lines, list) else []:
+        match = _SHELL_MEMORY.match(line) if isinstance(line, str) else None
+        if match:
+            return int(match.group(1))
+    return None
+
+
 def preflight(document: t.Mapping[str, t.Any]) -> Preflight:
     """What the host's first look says, each value checked (None when the host did not say)."""
     def number(value: t.Any) -> int | None:
@@ -522,7 +537,7 @@ def preflight(document: t.Mapping[str, t.Any]) -> Preflight:
     pending = document.get("restart_pending")
     flags = [clean_text(flag, 100) for flag in pending if isinstance(flag, str)] if isinstance(pending, list) else []
     tool = document.get("tool")
-    return Preflight(number(document.get("free_mb")), flags, number(document.get("shell_memory_mb")),
+    return Preflight(number(document.get("free_mb")), flags, shell_memory(document.get("winrs")),
                      tool if tool in ("dism", "pkgmgr") else None)
 
 

@@ -251,7 +251,7 @@ def test_the_answer_is_found_and_anything_else_is_refused():
 
 
 def test_preflight_reads_only_what_it_can_trust():
-    found = _hotfix.preflight({"free_mb": 900, "restart_pending": ["RebootPending", 5], "shell_memory_mb": "x",
+    found = _hotfix.preflight({"free_mb": 900, "restart_pending": ["RebootPending", 5], "winrs": ["x", 5],
                                "tool": "dism"})
     assert found == _hotfix.Preflight(900, ["RebootPending"], None, "dism")
     assert "900 MB free" in _hotfix.preflight_problem(found, 1024)
@@ -265,3 +265,9 @@ def test_package_results_are_cleaned_and_explained():
                                                     "junk", {"cab": "\x1b[31m", "exit_code": "x"}]})
     assert results[0]["exit_code"] == 0x800F081E and "not applicable" in results[0]["result"]
     assert results[1]["exit_code"] is None
+
+
+def test_the_shell_memory_quota_is_read_from_winrm_output():
+    lines = ["Winrs", "    AllowRemoteShellAccess = true", "    MaxMemoryPerShellMB = 150 [Source=\"GPO\"]"]
+    assert _hotfix.shell_memory(lines) == 150
+    assert _hotfix.shell_memory(["nothing"]) is None and _hotfix.shell_memory("MaxMemoryPerShellMB = 5") is None
