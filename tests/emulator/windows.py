@@ -277,6 +277,12 @@ class WindowsHost:
     output_bom: bool = False               # the console writes UTF-8 with its preamble (code page 65001)
     display_language: str = "en-US"        # the language cmd.exe prints its messages in
     administrator: bool = True             # the connecting account is a member of the local Administrators
+    # Servicing (emulator.servicing): the fixture's servicing: key, the files scripts wrote (by path, compared
+    # without case), the directories they made (lower case), and the event log entries written.
+    servicing: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    disk: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    directories: set[str] = dataclasses.field(default_factory=set)
+    events: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
 
     @property
     def wow64(self) -> bool:
@@ -523,6 +529,7 @@ def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[s
         powershell_bits=int(fixture.get("powershell_bits", 64)), output_bom=bool(fixture.get("output_bom", False)),
         display_language=str(fixture.get("display_language", "en-US")),
         administrator=bool(fixture.get("administrator", True)),
+        servicing=dict(fixture.get("servicing") or {}),
     )
     if host.culture not in CULTURE_DATE_ORDER:
         raise ValueError(f"{name}: culture {host.culture!r} is not modelled; choose from {sorted(CULTURE_DATE_ORDER)}")

@@ -516,7 +516,9 @@ class Interpreter:
         if cmdlet is not None:
             positional, parameters = self.command_arguments(elements, scope)
             return self.call_cmdlet(name, cmdlet, positional, parameters, scope, pipeline_input)
-        program, handler, application = native.resolve(name, getattr(self.host, "native_commands", None) or {})
+        program, handler, application = native.resolve(name, getattr(self.host, "native_commands", None) or {},
+                                                       getattr(self.host, "system_directories", None) or
+                                                       (native.SYSTEM_DIRECTORY,))
         if handler is None and application:
             raise self.unsupported(node, f"the program {program}")
         if handler is not None:
@@ -1199,7 +1201,8 @@ class Interpreter:
             if lowered == "length":
                 return len(owner)
             raise self.unsupported(node, f"string member {member}")
-        if isinstance(owner, list):
+        if isinstance(owner, (list, bytes, bytearray)):
+            # A byte[] (what Convert.FromBase64String and ComputeHash return) is an array like any other.
             if lowered in ("count", "length"):
                 return len(owner)
             # PowerShell 2.0 has no member enumeration: other members of an array are $null.

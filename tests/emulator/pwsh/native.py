@@ -22,9 +22,9 @@ How PowerShell runs an executable, each rule with its source:
   ErrorRecord in Windows PowerShell, which throws under $ErrorActionPreference = 'Stop' (about_Redirection);
   no script of the collection uses it, so it is not modelled and fails loudly.
 
-The registry: NATIVE_COMMANDS maps a file name (lower case, with its extension) to a handler
-``handler(binding, arguments) -> NativeResult``; HostBinding copies it, so a test or a later module can add
-an executable. A handler raises NativeNotFound when the host does not have the program (an older Windows);
+The registry: programs() maps a file name (lower case, with its extension) to a handler
+``handler(binding, arguments) -> NativeResult``; HostBinding keeps its own copy, so a test can add an
+executable to one host. A handler raises NativeNotFound when the host does not have the program (an older Windows);
 an executable no handler models fails loudly (UnsupportedConstruct), never as "not found".
 """
 
@@ -55,7 +55,8 @@ class NativeNotFound(Exception):
 NativeHandler = t.Callable[[t.Any, list[str]], NativeResult]
 
 
-def resolve(name: str, handlers: t.Mapping[str, NativeHandler]) -> tuple[str, NativeHandler | None, bool]:
+def resolve(name: str, handlers: t.Mapping[str, NativeHandler],
+            directories: t.Sequence[str] = (SYSTEM_DIRECTORY,)) -> tuple[str, NativeHandler | None, bool]:
     """The file name a command name stands for, its handler, and whether it can be an application at all.
 
     A bare name is tried with each PATHEXT extension in the system directory; a path must be in the system
@@ -64,7 +65,7 @@ def resolve(name: str, handlers: t.Mapping[str, NativeHandler]) -> tuple[str, Na
     text = name.strip().strip('"').replace("/", "\\")
     directory, base = ntpath.split(text)
     base = base.lower()
-    if directory and ntpath.normcase(ntpath.normpath(directory)) != SYSTEM_DIRECTORY:
+    if directory and ntpath.normcase(ntpath.normpath(directory)) not in directories:
         return base, None, True
     if ntpath.splitext(base)[1] in PATHEXT:
         return base, handlers.get(base), True
@@ -82,4 +83,9 @@ def output_lines(text: str) -> list[str]:
     return lines
 
 
-NATIVE_COMMANDS: dict[str, NativeHandler] = {}
+def programs() -> dict[str, NativeHandler]:
+    """The registry: every program an emulated host can run, by file name. A fresh dict for each host
+    (HostBinding), so that a test may add one to a single host. The handlers live in the modules that model
+    what they change; they are imported here, when the first host starts, because they import this module."""
+    from emulator import servicing   # pylint: disable=import-outside-toplevel
+    return {**servicing.PROGRAMS}
