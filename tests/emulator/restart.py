@@ -42,7 +42,7 @@ import threading
 import time
 import typing as t
 
-from emulator.pwsh.native import NATIVE_COMMANDS, NativeResult
+from emulator.pwsh.native import NativeResult
 from emulator.pwsh.runtime import UnsupportedConstruct
 from emulator.windows import CBS, CBS_STATE, REBOOT_FLAG_KEYS, WindowsHost
 
@@ -307,4 +307,5 @@ def _shutdown_exe(binding: t.Any, arguments: list[str]) -> NativeResult:
     return machine_of(binding.host).shutdown(arguments)
 
 
-NATIVE_COMMANDS["shutdown.exe"] = _shutdown_exe
+# The programs this module models, for emulator.pwsh.native.programs().
+PROGRAMS = {"shutdown.exe": _shutdown_exe}
