@@ -83,3 +83,9 @@ def test_host_records_take_the_role_facts_and_a_broken_fact_is_no_remediation():
     assert made["remediation"] == {"before": "reboot_pending", "steps": ["reboot: restarted"]}
     host_vars["acs_verdict_before"] = "not a verdict"
     assert "remediation" not in host_record("h", host_vars, **options)
+
+
+def test_serial_batches_of_one_run_add_up_in_the_section():
+    first = build_document(fleet()[:2], RUN)
+    second = build_document(fleet()[2:], RUN, first)
+    assert {entry["host"] for entry in second["remediation"]["hosts"]} == {"restarted", "still-pending", "worse"}
