@@ -30,6 +30,8 @@ HOSTS = {
     "w2012-missing": "a mislabelled file: not applicable",
     "w2012r2-hotfix-diskfull": "pre-flight: disk space",
     "w2012r2-hotfix-user": "not an administrator",
+    "w2012r2-hotfix-restart-due": "pre-flight: a restart already pending",
+    "w2008r2-hotfix-oldstack": "a newer servicing stack needed",
     "w2019-2210": "ready: untouched",
 }
 FAST = ["-e", "acs_readiness_gather_timeout=5"]
@@ -240,6 +242,24 @@ def test_too_little_disk_space_is_refused_before_anything_is_copied(fleet, first
     message = hotfix_result(run, "w2012r2-hotfix-diskfull")["msg"]
     assert "the system drive has 1000 MB free, less than the 2048 MB" in message
     assert snapshot(model) == before["w2012r2-hotfix-diskfull"]
+
+
+def test_a_restart_already_pending_is_refused_before_anything_is_copied(fleet, first_run):
+    run, _reports, before = first_run
+    name = "w2012r2-hotfix-restart-due"
+    message = hotfix_result(run, name)["msg"]
+    assert "a restart is already pending" in message and "RebootRequired" in message
+    assert snapshot(backend(fleet, name).model) == before[name]
+
+
+def test_a_servicing_stack_too_old_fails_the_host_and_says_what_to_install(fleet, first_run):
+    run, reports, before = first_run
+    name = "w2008r2-hotfix-oldstack"
+    message = hotfix_result(run, name)["msg"]
+    assert "KB5006743 was not installed" in message
+    assert "0x800f0823 (CBS_E_NEW_SERVICING_STACK_REQUIRED)" in message and "servicing stack update" in message
+    assert qfe(backend(fleet, name).model) == qfe_before(before, name)
+    assert report_hosts(reports)[name]["status"] == "needs_kb"
 
 
 def test_an_account_that_is_not_an_administrator_fails_clearly(fleet, first_run):
