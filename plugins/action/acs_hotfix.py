@@ -21,6 +21,7 @@ from ansible.plugins.action import ActionBase
 from ansible.release import __version__ as ansible_version
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import CatalogError, load_catalog, normalize_kb
+from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import CBS_INSTALLED, CBS_PENDING
 from ansible_collections.codesign.windows.plugins.plugin_utils._hotfix import (
     DEFAULT_CHUNK_BYTES,
     REMOTE_WORK_DIR,
@@ -285,8 +286,11 @@ class ActionModule(ActionBase):
         self._raise_host_error(look, "the host's look at its packages failed")
         packages = look.get("packages")
         items = packages.get("items") if isinstance(packages, dict) else None
-        names = [clean_text(item.get("name") if isinstance(item, dict) else item, 300)
-                 for item in items] if isinstance(items, list) else []
+        # Installed, superseded, permanent, or waiting for a restart to finish installing (the states the gather
+        # reads the same way): a package uninstall-pending or absent is gone or going.
+        names = [clean_text(item.get("name"), 300) for item in items
+                 if isinstance(item, dict) and isinstance(item.get("values"), dict)
+                 and item["values"].get("CurrentState") in (*CBS_INSTALLED, *CBS_PENDING)] if isinstance(items, list) else []
         names = [name for name in names if name]
         result.update(kb=kb, packages=names)
         if not names:

@@ -74,7 +74,8 @@ function Invoke-AcsHotfixLook {
         $Result.winrs_error = [string]$_.Exception.Message
     }
     if ($Operation.packages_like) {
-        $Result.packages = Invoke-AcsRegSubkeys @{ path = $Operation.packages_path; match = $Operation.packages_like }
+        $probe = @{ path = $Operation.packages_path; match = $Operation.packages_like; values = @('CurrentState'); limit = 100 }
+        $Result.packages = Invoke-AcsRegSubkeys $probe
     }
     if ($Operation.remote_dir) {
         $Result.remote_files = [System.IO.Directory]::GetFiles([string]$Operation.remote_dir)

@@ -30,6 +30,8 @@ HOSTS = {
     "w2012-missing": "a mislabelled file: not applicable",
     "w2012r2-hotfix-diskfull": "pre-flight: disk space",
     "w2012r2-hotfix-user": "not an administrator",
+    "w2012r2-hotfix-restart-due": "pre-flight: a restart already pending",
+    "w2008r2-hotfix-oldstack": "a newer servicing stack needed",
     "w2019-2210": "ready: untouched",
 }
 FAST = ["-e", "acs_readiness_gather_timeout=5"]
@@ -242,6 +244,24 @@ def test_too_little_disk_space_is_refused_before_anything_is_copied(fleet, first
     assert snapshot(model) == before["w2012r2-hotfix-diskfull"]
 
 
+def test_a_restart_already_pending_is_refused_before_anything_is_copied(fleet, first_run):
+    run, _reports, before = first_run
+    name = "w2012r2-hotfix-restart-due"
+    message = hotfix_result(run, name)["msg"]
+    assert "a restart is already pending" in message and "RebootRequired" in message
+    assert snapshot(backend(fleet, name).model) == before[name]
+
+
+def test_a_servicing_stack_too_old_fails_the_host_and_says_what_to_install(fleet, first_run):
+    run, reports, before = first_run
+    name = "w2008r2-hotfix-oldstack"
+    message = hotfix_result(run, name)["msg"]
+    assert "KB5006743 was not installed" in message
+    assert "0x800f0823 (CBS_E_NEW_SERVICING_STACK_REQUIRED)" in message and "servicing stack update" in message
+    assert qfe(backend(fleet, name).model) == qfe_before(before, name)
+    assert report_hosts(reports)[name]["status"] == "needs_kb"
+
+
 def test_an_account_that_is_not_an_administrator_fails_clearly(fleet, first_run):
     run, _reports, before = first_run
     model = backend(fleet, "w2012r2-hotfix-user").model
@@ -269,3 +289,100 @@ def test_a_second_run_changes_nothing(fleet, second_run):
         # Installed and waiting for its restart, the verdict is reboot_pending: nothing to install.
         assert not found or found[-1]["status"] == "skipped", (name, found[-1] if found else None)
         assert run.stats[name]["changed"] == 0, (name, run.stats[name])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One host each: a connection lost while DISM runs, files the host reads from a path, and rolling back.
+def single_host(name: str, tmp_path: pathlib.Path):
+    running = build_fleet([name])
+    fleet_ = running.__enter__()
+    inventory = tmp_path / "hosts.yml"
+    fleet_.inventory(inventory, operation_timeout_sec=2, read_timeout_sec=4,
+                     extra_vars={"acs_readiness_command_timeout": 30})
+    fleet_.inventory_path = inventory
+    return running, fleet_
+
+
+class DropWhileInstalling:
+    """The host's backend with one fault switched on mid-run: once the host has expanded the .msu, the connection
+    drops on the next command's first Receive. That command is the DISM install: the host runs it, only its
+    answer is lost (wsman.Faults.drop_on_receive; the fields may change while the fleet runs)."""
+
+    def __init__(self, host):
+        self.host = host
+        self.inner = host.config.backend
+        self.name = self.inner.name
+        self.armed = True
+
+    def run_command(self, command_line, stdin):
+        result = self.inner.run_command(command_line, stdin)
+        if self.armed and b"Invoke-AcsHotfix" in stdin and b"action = 'expand'" in stdin:
+            self.armed = False
+            self.host.config.faults.drop_on_receive = True
+        return result
+
+
+def test_a_connection_lost_while_installing_fails_the_host_and_a_rerun_finds_the_update(tmp_path):
+    name = "w2012r2-hotfix-seconly"
+    running, fleet_ = single_host(name, tmp_path)
+    try:
+        updates = tmp_path / "updates"
+        updates.mkdir()
+        update_files(updates)
+        host = fleet_[name]
+        fault = DropWhileInstalling(host)
+        host.config.backend = fault
+        args = ["-e", "acs_readiness_remediate=kb", "-e", f"acs_readiness_hotfix_src={updates}", *FAST]
+        run = run_playbook("codesign.windows.remediate", fleet_.inventory_path, tmp_path / "first",
+                           ["-e", f"acs_readiness_report_dir={tmp_path / 'first' / 'reports'}", *args])
+        assert not fault.armed and run.rc != 0
+        shown = [json.dumps(r["result"]) for r in run.host_results(name)]
+        assert any("the connection to the host was lost while installing KB5006729: run again to see whether it "
+                   "was installed" in text for text in shown), run.stdout[-3000:]
+        model = fault.inner.model
+        assert "KB5006729" in qfe(model), "the host ran DISM; only its answer was lost"
+        assert report_hosts(tmp_path / "first" / "reports")[name]["status"] == "needs_kb", "not called fixed unseen"
+
+        host.config.faults.drop_on_receive = False
+        again = run_playbook("codesign.windows.remediate", fleet_.inventory_path, tmp_path / "again",
+                             ["-e", f"acs_readiness_report_dir={tmp_path / 'again' / 'reports'}", *args])
+        assert again.rc == 0 and again.stats[name]["changed"] == 0, again.stdout[-3000:]
+        assert report_hosts(tmp_path / "again" / "reports")[name]["status"] == "reboot_pending"
+    finally:
+        running.__exit__(None, None, None)
+
+
+def test_files_the_host_reads_from_a_path_are_checked_installed_and_left_in_place_and_can_be_rolled_back(tmp_path):
+    name = "w2012r2-hotfix-seconly"
+    running, fleet_ = single_host(name, tmp_path)
+    try:
+        model = backend(fleet_, name).model
+        share = "C:\\Updates"
+        data = cab.msu("windows8.1", "KB5006729", "6.3.9600")
+        file_name = cab.catalog_name("windows8.1", "KB5006729", "x64", data)
+        model.directories.add("c:\\updates")
+        model.disk[f"{share}\\{file_name}"] = data
+        run = run_playbook("codesign.windows.remediate", fleet_.inventory_path, tmp_path,
+                           ["-e", f"acs_readiness_report_dir={tmp_path / 'reports'}", "-e", "acs_readiness_remediate=kb",
+                            "-e", f"acs_readiness_hotfix_remote_src={share}", *FAST])
+        assert run.rc == 0, run.stdout[-3000:]
+        assert hotfix_result(run, name)["installed"] == ["KB5006729"]
+        assert "KB5006729" in qfe(model)
+        assert list(model.disk) == [f"{share}\\{file_name}"], "the share's file stays; the expanded copy is gone"
+
+        playbook = tmp_path / "rollback.yml"
+        playbook.write_text("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                            "    - codesign.windows.acs_hotfix: {state: absent, kb: KB5006729}\n", encoding="utf-8")
+        check = run_playbook(playbook, fleet_.inventory_path, tmp_path, ["--check"])
+        assert "KB5006729" in qfe(model) and check.stats[name]["changed"] == 1, \
+            check.last(name, "codesign.windows.acs_hotfix")["result"]
+        removed = run_playbook(playbook, fleet_.inventory_path, tmp_path)
+        result = removed.last(name, "codesign.windows.acs_hotfix")["result"]
+        assert result["removed"] == ["Package_for_KB5006729~31bf3856ad364e35~amd64~~6.3.1.0"], result
+        assert result["reboot_required"] is True and "KB5006729" not in qfe(model)
+        assert package_state(model, result["removed"][0]) == 5
+        assert [e["id"] for e in model.events if e["source"] == "codesign.windows"] == [100, 101]
+        nothing = run_playbook(playbook, fleet_.inventory_path, tmp_path)
+        assert nothing.stats[name]["changed"] == 0
+    finally:
+        running.__exit__(None, None, None)
