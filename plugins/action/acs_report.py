@@ -138,6 +138,7 @@ class ActionModule(ActionBase):
             hosts_in_report=len(document["hosts"]),
             bad_rows=len(document["bad_rows"]),
             changes=_changes_summary(document["changes"]),
+            remediation=_remediation_summary(document.get("remediation")),
             msg=f"report on {len(document['hosts'])} hosts written to {directory}",
         )
         if merged is not None:
@@ -179,3 +180,10 @@ def _changes_summary(changes):
         return None
     return {"previous_run": changes["previous_run"], "counts": changes["counts"],
             "hosts": hosts_by_change(changes, cap=CHANGE_LIST_CAP)}
+
+
+def _remediation_summary(remediation):
+    """Before -> after of a remediation in brief: the counts and capped host lists per kind of change."""
+    if not remediation:
+        return None
+    return {"counts": remediation["counts"], "hosts": hosts_by_change(remediation, cap=CHANGE_LIST_CAP)}

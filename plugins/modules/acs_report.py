@@ -251,4 +251,11 @@ changes:
       cut at 200 names; C(hosts.truncated) gives the full count of each list that was cut. The report has every host.
   returned: success
   type: dict
+remediation:
+  description:
+    - Each remediated host's status before and after this run's remediation, compared as C(changes) are, or C(null)
+      when no host was remediated. C(counts) per kind of change, and C(hosts), per kind but C(unchanged), the host
+      names, each list cut at 200 names. The report's C(remediation) section has every host with what was done.
+  returned: success
+  type: dict
 """

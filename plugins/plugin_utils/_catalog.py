@@ -59,6 +59,7 @@ class Prerequisite:
     title: str
     note: str = ""
     builds: tuple[int, ...] = ()              # needed only on these builds (a missing service pack); () = all
+    or_later: bool = False                    # a later update of the same kind (KB number) satisfies it
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,10 @@ def _kbs(text: str) -> tuple[str, ...]:
 
 
 SHA2 = Prerequisite("KB4474419", "SHA-2 code signing support update")
-SSU_61 = Prerequisite("KB4490628", "Servicing stack update (March 2019)", "or any later servicing stack update")
-SSU_60 = Prerequisite("KB4493730", "Servicing stack update (April 2019)", "or any later servicing stack update; to verify")
+SSU_61 = Prerequisite("KB4490628", "Servicing stack update (March 2019)", "or any later servicing stack update",
+                      or_later=True)
+SSU_60 = Prerequisite("KB4493730", "Servicing stack update (April 2019)", "or any later servicing stack update; to verify",
+                      or_later=True)
 ESU_PREP_61 = Prerequisite("KB4538483", "Extended Security Updates licensing preparation package")
 APRIL_2014 = Prerequisite("KB2919355", "Windows 8.1 / Server 2012 R2 April 2014 update",
                           "every later update requires it")

@@ -195,11 +195,11 @@ def test_a_second_run_changes_nothing(fleet, second_run):
     assert report_hosts(reports)["w2012r2-airgap-noroot"]["status"] == "ready"
 
 
-def test_installing_the_update_is_refused_before_any_host_is_contacted(fleet, second_run, tmp_path):
+def test_an_unknown_remediation_is_refused_before_any_host_is_contacted(fleet, second_run, tmp_path):
     sent = commands(fleet)
-    run, _reports = remediate(fleet, tmp_path, "-e", "acs_readiness_remediate=kb")
+    run, _reports = remediate(fleet, tmp_path, "-e", "acs_readiness_remediate=everything")
     assert run.rc != 0
-    assert "value of acs_readiness_remediate must be one of: none, root_ca, got: kb" in run.stdout
+    assert "value of acs_readiness_remediate must be one of: none, root_ca, kb, all, got: everything" in run.stdout
     assert commands(fleet) == sent
 
 

@@ -17,6 +17,7 @@ import time
 import traceback
 import typing as t
 
+from emulator import restart
 from emulator.host import EmulatedWindows
 from emulator.windows import WindowsHost, load_fleet
 from emulator.wsman import CONNECTION_PLUGINS, Faults, Fleet, HostConfig, HostStats, write_inventory
@@ -60,8 +61,24 @@ def fixture_configs(names: t.Iterable[str] | None = None, distinct_addresses: bo
 
 def build_fleet(names: t.Iterable[str] | None = None, distinct_addresses: bool = False,
                 first_address: int = 10) -> Fleet:
-    """A Fleet (not started, one process) of the named fixture hosts, or all of them (see fixture_configs)."""
-    return Fleet(fixture_configs(names, distinct_addresses, first_address))
+    """A Fleet (not started, one process) whose hosts restart as Windows does, of the named fixture hosts, or
+    all of them (see fixture_configs)."""
+    return RestartingFleet(fixture_configs(names, distinct_addresses, first_address))
+
+
+class RestartingFleet(Fleet):
+    """A Fleet whose hosts restart as Windows does (emulator.restart): shutdown.exe takes a host's listener
+    down and brings it back after the boot. ``machines[name]`` is the host's power state."""
+
+    def __init__(self, hosts: t.Iterable[HostConfig], **kwargs: t.Any) -> None:
+        super().__init__(hosts, **kwargs)
+        self.machines = {host.name: restart.attach(backend(self, host.name).model, backend(self, host.name).lock, host)
+                         for host in self}
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for machine in self.machines.values():
+            machine.stop()
+        super().stop(timeout)
 
 
 def backend(fleet: Fleet, name: str) -> EmulatedWindows:
@@ -79,7 +96,7 @@ def _serve_partition(build: BuildConfigs, arguments: tuple, part: int, parts: in
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides when the fleet stops
     try:
         configs = build(*arguments)[part::parts]
-        fleet = Fleet(configs, history=history)
+        fleet = RestartingFleet(configs, history=history)
         fleet.start()
     except BaseException:  # pylint: disable=broad-exception-caught  (reported to the parent, which raises)
         connection.send(("error", traceback.format_exc()))
@@ -235,4 +252,4 @@ class ProcessFleet:
 def serve_fleet(build: BuildConfigs, arguments: tuple = (), processes: int = 1) -> Fleet | ProcessFleet:
     """The hosts ``build(*arguments)`` returns, not started: a Fleet in this process, or a ProcessFleet over
     ``processes`` worker processes when that is more than 1."""
-    return ProcessFleet(build, arguments, processes) if processes > 1 else Fleet(build(*arguments))
+    return ProcessFleet(build, arguments, processes) if processes > 1 else RestartingFleet(build(*arguments))

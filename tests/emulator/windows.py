@@ -269,12 +269,20 @@ class WindowsHost:
     inventory: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     connection: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     faults: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    restart: dict[str, t.Any] = dataclasses.field(default_factory=dict)   # emulator.restart's settings
+    package_kbs: dict[str, str] = dataclasses.field(default_factory=dict)  # CBS package name -> the KB it installs
     culture: str = "en-US"                 # the session's culture ($PSCulture), from the fixture's culture
     language_mode: str = "FullLanguage"    # ConstrainedLanguage under an AppLocker / WDAC policy
     powershell_bits: int = 64              # 32: the command runs in a 32-bit PowerShell (WOW64)
     output_bom: bool = False               # the console writes UTF-8 with its preamble (code page 65001)
     display_language: str = "en-US"        # the language cmd.exe prints its messages in
     administrator: bool = True             # the connecting account is a member of the local Administrators
+    # Servicing (emulator.servicing): the fixture's servicing: key, the files scripts wrote (by path, compared
+    # without case), the directories they made (lower case), and the event log entries written.
+    servicing: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    disk: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    directories: set[str] = dataclasses.field(default_factory=set)
+    events: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
 
     @property
     def wow64(self) -> bool:
@@ -422,6 +430,7 @@ def _add_update(host: WindowsHost, update: dict[str, t.Any]) -> None:
         package = f"Package_for_RollupFix~31bf3856ad364e35~{arch}~~{update['rollup_build']}"
     else:
         package = f"Package_for_{kb}~31bf3856ad364e35~{arch}~~{_package_version(host.major, host.minor)}"
+    host.package_kbs[package] = kb
     if update.get("cbs", True):
         host.registry.set(f"{packages}\\{package}", "CurrentState", CBS_STATE[state])
         host.registry.set(f"{packages}\\{package}", "InstallName", package + ".mum")
@@ -515,11 +524,12 @@ def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[s
         wmi_hung=list((fixture.get("faults") or {}).get("wmi_hung") or []),
         description=fixture.get("description", ""), expect=fixture.get("expect") or {},
         inventory=fixture.get("inventory") or {}, connection=fixture.get("connection") or {},
-        faults=fixture.get("faults") or {},
+        faults=fixture.get("faults") or {}, restart=fixture.get("restart") or {},
         culture=str(fixture.get("culture", "en-US")), language_mode=str(fixture.get("language_mode", "FullLanguage")),
         powershell_bits=int(fixture.get("powershell_bits", 64)), output_bom=bool(fixture.get("output_bom", False)),
         display_language=str(fixture.get("display_language", "en-US")),
         administrator=bool(fixture.get("administrator", True)),
+        servicing=dict(fixture.get("servicing") or {}),
     )
     if host.culture not in CULTURE_DATE_ORDER:
         raise ValueError(f"{name}: culture {host.culture!r} is not modelled; choose from {sorted(CULTURE_DATE_ORDER)}")

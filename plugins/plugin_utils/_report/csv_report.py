@@ -17,7 +17,8 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain imp
 CSV_COLUMNS = ("host", "status", "status_text", "ready", "gate_mode", "gate_decision", "gate_reason", "os", "os_version",
                "required_kb", "kb_titles", "kb_urls", "missing_prerequisites", "satisfied_by", "root_ca_needed",
                "reboot_pending", "esu", "agents", "agent_service_down", "agent_upgrade_safe", "reasons", "actions",
-               "warnings", "error", "gathered_at", "source", "change", "status_before")
+               "warnings", "error", "gathered_at", "source", "change", "status_before",
+               "status_before_remediation", "remediation")
 # Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -31,8 +32,10 @@ def _yes_no(value: bool | None) -> str:
     return "" if value is None else ("yes" if value else "no")
 
 
-def csv_row(view: dict[str, t.Any], change: t.Mapping[str, t.Any] | None = None) -> dict[str, str]:
-    """One host's row; ``change`` is its entry of the document's ``changes`` (empty cells without one)."""
+def csv_row(view: dict[str, t.Any], change: t.Mapping[str, t.Any] | None = None,
+            remediated: t.Mapping[str, t.Any] | None = None) -> dict[str, str]:
+    """One host's row; ``change`` is its entry of the document's ``changes``, ``remediated`` its entry of the
+    document's ``remediation`` (empty cells without one)."""
     agents = view["agents"]
     safe = {agent["upgrade_safe"] for agent in agents}
     if len(safe) == 1:
@@ -68,6 +71,8 @@ def csv_row(view: dict[str, t.Any], change: t.Mapping[str, t.Any] | None = None)
         "source": view["source"],
         "change": text((change or {}).get("change")),
         "status_before": text((change or {}).get("before")),
+        "status_before_remediation": text((remediated or {}).get("before")),
+        "remediation": "\n".join(text(step) for step in (remediated or {}).get("steps") or []),
     }
     return {key: _cell(value) for key, value in row.items()}
 
@@ -84,6 +89,8 @@ def render_csv(document: t.Any) -> str:
     changes = document.get("changes") if isinstance(document.get("changes"), Mapping) else {}
     # The CSV is one row a host of this run: a host gone since the previous run is in the JSON and HTML only.
     change_of = {entry.get("host"): entry for entry in changes.get("hosts") or [] if isinstance(entry, Mapping)}
+    remediation = document.get("remediation") if isinstance(document.get("remediation"), Mapping) else {}
+    remediated = {entry.get("host"): entry for entry in remediation.get("hosts") or [] if isinstance(entry, Mapping)}
     for view in views:
-        writer.writerow(csv_row(view, change_of.get(view["host"])))
+        writer.writerow(csv_row(view, change_of.get(view["host"]), remediated.get(view["host"])))
     return buffer.getvalue()

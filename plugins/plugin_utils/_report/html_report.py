@@ -280,6 +280,24 @@ def _changes_view(changes: t.Any) -> dict[str, t.Any] | None:
     }
 
 
+def _remediation_view(remediation: t.Any) -> dict[str, t.Any] | None:
+    """Each remediated host's status before and now, with what was done (the document's ``remediation``)."""
+    if not isinstance(remediation, Mapping):
+        return None
+    counts = mapping(remediation.get("counts"))
+
+    def status_text(status: t.Any) -> str:
+        return display(STATUS_TEXT[status][0] if status in STATUS_TEXT else status)
+    return {
+        "cards": [(kind, display(counts.get(kind, 0)), CHANGE_LABEL[kind]) for kind in CHANGE_KINDS if counts.get(kind)],
+        "rows": [(entry.get("change") if entry.get("change") in CHANGE_LABEL else "changed",
+                  display(CHANGE_LABEL.get(entry.get("change"), entry.get("change"))), display(entry.get("host")),
+                  status_text(entry.get("before")), status_text(entry.get("after")),
+                  [display(step) for step in texts(entry.get("steps"))])
+                 for entry in remediation.get("hosts") or [] if isinstance(entry, Mapping)],
+    }
+
+
 def _bad_rows_view(bad_rows: t.Any) -> list[tuple[str, str, str, str, str]]:
     return [(display(row.get("file")), display(row.get("row")), display(row.get("column")), display(row.get("host")),
              display(row.get("message")))
@@ -317,6 +335,7 @@ def page_view(document: t.Any) -> dict[str, t.Any]:
         "total": display(summary.get("total", counts["total"])),
         "status_order": {status: index for index, status in enumerate(STATUS_ORDER)},
         "changes": _changes_view(document.get("changes")),
+        "remediation": _remediation_view(document.get("remediation")),
         "bad_rows": _bad_rows_view(document.get("bad_rows")),
         "details": details,
     }

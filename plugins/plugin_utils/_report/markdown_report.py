@@ -86,6 +86,7 @@ def render_markdown(document: t.Any, paths: t.Mapping[str, t.Any] | None = None,
                 lines.append(f"- ... and {len(attention) - max(limit, 0)} more (see the HTML or CSV report)")
             lines.append("")
     lines += _changes_lines(document.get("changes"), limit)
+    lines += _remediation_lines(document.get("remediation"), limit)
     lines += _bad_row_lines(document.get("bad_rows"), limit)
     products = [(key, value) for key, value in sorted(mapping(document.get("products")).items()) if isinstance(value, Mapping)]
     if products:
@@ -116,6 +117,25 @@ def _changes_lines(changes: t.Any, limit: int) -> list[str]:
     if len(moved) > limit:
         lines.append(f"- ... and {len(moved) - max(limit, 0)} more (see the HTML or JSON report)")
     return lines + ([""] if moved else [])
+
+
+def _remediation_lines(remediation: t.Any, limit: int) -> list[str]:
+    """Each remediated host's status before -> after, with what was done, hosts that are not fixed first."""
+    if not isinstance(remediation, Mapping):
+        return []
+    counts = mapping(remediation.get("counts"))
+    lines = ["## Remediation: before -> after", ""]
+    rows = [(CHANGE_TEXT[kind].replace("in the previous run", "before"),
+             kind, str(counts.get(kind, 0))) for kind in CHANGE_KINDS if counts.get(kind)]
+    lines += _md_table(("Change", "Code", "Hosts"), rows, right=(2,)) + [""]
+    entries = [entry for entry in remediation.get("hosts") or [] if isinstance(entry, Mapping)]
+    for entry in entries[:max(limit, 0)]:
+        steps = "; ".join(_md(step) for step in texts(entry.get("steps")))
+        lines.append(f"- {_md_host(entry.get('host'))}: {_md(entry.get('before'))} -> {_md(entry.get('after'))}"
+                     + (f" ({steps})" if steps else ""))
+    if len(entries) > limit:
+        lines.append(f"- ... and {len(entries) - max(limit, 0)} more (see the HTML or JSON report)")
+    return lines + [""]
 
 
 def _bad_row_lines(bad_rows: t.Any, limit: int) -> list[str]:

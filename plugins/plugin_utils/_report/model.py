@@ -373,12 +373,31 @@ def build_document(records: t.Any, run: t.Any, previous: t.Any = None, *, baseli
         hosts=hosts,
         bad_rows=normalize_bad_rows(kept_rows) + normalize_bad_rows(bad_rows),
         changes=_changes(views, baseline),
+        remediation=_remediation(hosts),
     )
     # The same row reported by two batches of one run is listed once.
     document["bad_rows"] = [dict(row) for row in dict.fromkeys(
         tuple(row.items()) for row in document["bad_rows"])]
     document.views = (hosts, views)
     return document
+
+
+def _remediation(hosts: list[dict[str, t.Any]]) -> dict[str, t.Any] | None:
+    """Before -> after of each host a remediation ran on (docs/report-schema.md ``remediation``), compared by the
+    function that compares two runs; None when no host was remediated."""
+    before, after, steps = {}, {}, {}
+    for record in hosts:
+        done = mapping(record.get("remediation"))
+        if isinstance(done.get("before"), str) and done["before"]:
+            before[record["host"]] = done["before"]
+            after[record["host"]] = record["status"]
+            steps[record["host"]] = texts(done.get("steps"))
+    if not before:
+        return None
+    comparison = compare_statuses(before, after)
+    for entry in comparison["hosts"]:
+        entry["steps"] = steps[entry["host"]]
+    return {"counts": comparison["counts"], "hosts": comparison["hosts"]}
 
 
 BAD_ROW_KEYS = ("file", "row", "column", "message", "host")

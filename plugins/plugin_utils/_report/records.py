@@ -55,10 +55,32 @@ def host_record(host: str, host_vars: t.Any, *, gathered_var: str, verdict_var: 
             verdict = evaluate(evidence, policy_21h2=policy_21h2, catalog=catalog)
         record.update(status=verdict["status"], verdict=verdict, evidence=evidence, gathered_at=facts.get("gathered_at"))
     record["warnings"] = texts(gathered.get("warnings")) if isinstance(gathered, dict) else []
+    remediation = remediation_of(host_vars)
+    if remediation is not None:
+        record["remediation"] = remediation
     ready = bool(record["verdict"] and record["verdict"].get("ready") is True)
     record["gate"] = decide(gate_mode, record["status"], ready, record["error"], package,
                             missing=missing_text(record["verdict"]))
     return record
+
+
+# The role keeps the verdict from before a remediation, and what each step did (roles/acs_readiness/tasks/remediate.yml).
+BEFORE_VAR = "acs_verdict_before"
+REMEDIATION_VAR = "acs_readiness_remediation"
+
+
+def remediation_of(host_vars: t.Any) -> dict[str, t.Any] | None:
+    """A remediated host's status before, and one line per step (``<step>: <what it said>``); None for a
+    host no remediation ran on."""
+    before = plain(_get(host_vars, BEFORE_VAR))
+    if not isinstance(before, dict) or not isinstance(before.get("status"), str):
+        return None
+    steps = []
+    for step, outcome in sorted(mapping(plain(_get(host_vars, REMEDIATION_VAR))).items()):
+        outcome = mapping(outcome)
+        if outcome.get("msg"):
+            steps.append(f"{step}: {'failed: ' if outcome.get('failed') else ''}{outcome.get('msg')}")
+    return {"before": before["status"], "steps": steps}
 
 
 def _source_files(sources: t.Any) -> list[dict[str, t.Any]]:

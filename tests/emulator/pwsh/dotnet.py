@@ -35,9 +35,9 @@ import hashlib
 import re
 import typing as t
 
+from emulator.pwsh import filesystem, native, streams
 from emulator.pwsh.interpreter import Interpreter, Scope
 from emulator.pwsh.runtime import Hashtable, NetException, NetObject, UnsupportedConstruct, to_string
-from emulator.pwsh import streams
 from emulator.windows import E_ACCESSDENIED, Denied, Hung, WindowsHost, Wow64RegistryView, qfe_installed_on, scm_denied, wql_match
 
 
@@ -327,14 +327,6 @@ class _EnvironmentStatics:
         return re.sub(r"%systemroot%", r"C:\\Windows", to_string(text), flags=re.I)
 
 
-class _FileStatics:
-    def __init__(self, host):
-        self.host = host
-
-    def Exists(self, path):  # noqa: N802
-        return to_string(path).lower() in self.host.files
-
-
 class _FileVersionInfoStatics:
     def __init__(self, host):
         self.host = host
@@ -485,19 +477,30 @@ class HostBinding:
             "System.Management.Automation.Runspaces.RunspaceFactory": _RunspaceFactoryStatics(self),
             "System.Management.Automation.PowerShell": _PowerShellStatics(self),
             "System.Environment": _EnvironmentStatics(), "Environment": _EnvironmentStatics(),
-            "System.IO.File": _FileStatics(view),
             "System.Diagnostics.FileVersionInfo": _FileVersionInfoStatics(view),
             "System.Convert": _ConvertStatics(), "Convert": _ConvertStatics(),
             "System.Text.Encoding": streams.EncodingStatics(),
             "System.IO.Compression.CompressionMode": streams.CompressionModeStatics(),
         }
         self.cmdlets = {"Get-WmiObject": self.get_wmi_object, "Get-Service": self.get_service}
+        # Programs by file name (emulator.pwsh.native); a copy, so that one host's additions stay its own.
+        self.native_commands = native.programs()
+        # Where a program name with a path is found: System32, and in a 32-bit process on 64-bit Windows the
+        # redirected SysWOW64 and the real one as Sysnative (emulator.pwsh.filesystem).
+        self.system_directories = (native.SYSTEM_DIRECTORY,) + (
+            ("c:\\windows\\sysnative", "c:\\windows\\syswow64") if host.wow64 else ())
+        self.types.update(filesystem.statics(view))
 
     def environment(self, name: str):
         """$env:NAME. PROCESSOR_ARCHITEW6432 exists only in a WOW64 process
         (https://learn.microsoft.com/en-us/windows/win32/winprog64/wow64-implementation-details)."""
         if name.lower() == "processor_architew6432":
             return "AMD64" if self.host.wow64 else None
+        if name.lower() in ("systemroot", "windir"):
+            # Windows' own directory; every emulated host is installed in C:\Windows.
+            return "C:\\Windows"
+        if name.lower() == "systemdrive":
+            return "C:"
         return None
 
     def new_object(self, interp, type_name_text: str, arguments, com_object: str | None = None):
@@ -508,7 +511,10 @@ class HostBinding:
             return X509Certificate2Object()
         if lowered == "security.cryptography.x509certificates.x509store" and len(arguments) == 2:
             return X509StoreObject(self.host, to_string(arguments[0]), to_string(arguments[1]))
-        return streams.new_stream(lowered, arguments, clr2=self.version < (3, 0))
+        stream = streams.new_stream(lowered, arguments, clr2=self.version < (3, 0))
+        if stream is not None:
+            return stream
+        return filesystem.new_object(_ProcessView(self.host), lowered, arguments)
 
     def interpreter(self) -> Interpreter:
         interpreter = Interpreter(self, self.version)

@@ -17,6 +17,7 @@ import typing as t
 
 from support import ps_grammar
 
+from emulator.pwsh import native
 from emulator.pwsh.runtime import (
     AUTOMATION_NULL, ActionPreferenceStopException, ArrayList, CommandNotFoundException, ErrorRecord, Hashtable,
     MethodInvocationException, NetException, NetObject, RuntimeException, ScriptBlock, ScriptError, StringBuilder,
@@ -157,6 +158,8 @@ class Interpreter:
         self.types.setdefault("scriptblock", factory)
         self.types.setdefault("system.management.automation.scriptblock", factory)
         self.source = b""
+        # What programs wrote to standard error: the process's stderr, never pipeline output.
+        self.native_stderr: list[str] = []
 
     # ----------------------------------------------------------------------------------- entry points
     def parse(self, text: str):
@@ -482,13 +485,17 @@ class Interpreter:
         named = _named(node)
         name_node = next(c for c in named if c.type in ("command_name", "command_name_expr"))
         elements = next((c for c in named if c.type == "command_elements"), None)
-        positional, parameters = self.command_arguments(elements, scope)
         operator = next((self.text(c).strip() for c in named if c.type == "command_invokation_operator"), None)
         if name_node.type == "command_name_expr" or operator is not None:
             target_node = _named(name_node)[0] if name_node.type == "command_name_expr" else name_node
-            target = self.eval(target_node, scope)
+            target = self.text(target_node).strip() if target_node.type == "command_name" else \
+                self.eval(target_node, scope)
+            if operator == "&" and isinstance(target, str):
+                # The call operator runs a command named by a string: a path to a program, most often.
+                return self.run_named_command(node, target, elements, scope, pipeline_input)
             if not isinstance(target, ScriptBlock):
-                raise self.unsupported(node, f"{operator} on something other than a script block")
+                raise self.unsupported(node, f"{operator} on something other than a script block or a command name")
+            positional, _parameters = self.command_arguments(elements, scope)
             if operator == ".":
                 # Dot-sourcing runs the block in the caller's scope: its functions and variables stay.
                 return self.invoke_scriptblock(target, positional, scope, pipeline_input or [], dot=True)
@@ -497,16 +504,74 @@ class Interpreter:
         if name[:1].isdigit():
             # The grammar reads `1..5` in `foreach ($i in 1..5)` as a command name; PowerShell reads an expression.
             raise self.unsupported(node, "a range or number where the grammar expects a command")
+        return self.run_named_command(node, name, elements, scope, pipeline_input)
+
+    def run_named_command(self, node, name, elements, scope, pipeline_input) -> list[t.Any]:
+        """A function, a cmdlet, or else a program (about_Command_Precedence; emulator.pwsh.native)."""
         function = scope.function(name.lower())
         if function is not None:
+            positional, parameters = self.command_arguments(elements, scope)
             return self.call_function(function, positional, parameters, scope, pipeline_input)
         cmdlet = self.cmdlets.get(name.lower())
-        if cmdlet is None:
-            raise self.error(CommandNotFoundException(
-                f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable "
-                "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
-                "and try again."), "ObjectNotFound")
-        return self.call_cmdlet(name, cmdlet, positional, parameters, scope, pipeline_input)
+        if cmdlet is not None:
+            positional, parameters = self.command_arguments(elements, scope)
+            return self.call_cmdlet(name, cmdlet, positional, parameters, scope, pipeline_input)
+        program, handler, application = native.resolve(name, getattr(self.host, "native_commands", None) or {},
+                                                       getattr(self.host, "system_directories", None) or
+                                                       (native.SYSTEM_DIRECTORY,))
+        if handler is None and application:
+            raise self.unsupported(node, f"the program {program}")
+        if handler is not None:
+            try:
+                return self.run_native(handler, self.native_arguments(elements, scope), scope)
+            except native.NativeNotFound:
+                pass
+        raise self.error(CommandNotFoundException(
+            f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable "
+            "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
+            "and try again."), "ObjectNotFound")
+
+    def native_arguments(self, elements, scope) -> list[str]:
+        """A program's arguments as the text PowerShell passes (emulator.pwsh.native: about_Parsing)."""
+        arguments: list[str] = []
+        items = _named(elements) if elements is not None else []
+        index = 0
+        while index < len(items):
+            item = items[index]
+            index += 1
+            if item.type == "redirection":
+                raise self.unsupported(item, "a redirection of a program's output")
+            if item.type == "command_parameter":
+                text = self.text(item)
+                if text.endswith(":") or self.source[item.end_byte:item.end_byte + 1] == b":":
+                    # -Name:value is one argument.
+                    value = self._native_text(items[index], scope) if index < len(items) else [""]
+                    index += 1
+                    arguments.append(text.rstrip(":") + ":" + " ".join(value))
+                else:
+                    arguments.append(text)
+                continue
+            arguments.extend(self._native_text(item, scope))
+        return arguments
+
+    def _native_text(self, item, scope) -> list[str]:
+        if item.type == "generic_token":
+            text = self.text(item)
+            if "$" in text or "`" in text:
+                # A bareword with a variable in it expands in PowerShell; the grammar does not say where.
+                raise self.unsupported(item, "a bareword argument with a variable or escape (quote it)")
+            return [text]
+        value = self.eval(item, scope)
+        if isinstance(value, (list, tuple)):
+            return [to_string(element) for element in value]
+        return [to_string(value)]
+
+    def run_native(self, handler, arguments: list[str], scope) -> list[t.Any]:
+        result = handler(self.host, arguments)
+        self.native_stderr.extend(result.stderr)
+        self.global_scope.variables["lastexitcode"] = int(result.exit_code)
+        self.global_scope.variables["?"] = result.exit_code == 0
+        return list(result.stdout)
 
     def command_arguments(self, elements, scope) -> tuple[list, dict]:
         positional: list[t.Any] = []
@@ -682,7 +747,11 @@ class Interpreter:
         else:
             if name.startswith(("local:", "private:")):
                 name = name.split(":", 1)[1]
-            if name in ("true", "false", "null"):
+            if name == "null":
+                # Assigning to $null discards the value (about_Automatic_Variables, $null: "you can use it ... to
+                # discard output"); $true and $false are constants.
+                return
+            if name in ("true", "false"):
                 raise self.error(RuntimeException(f"Cannot overwrite variable {name} because it is read-only or "
                                                   "constant."))
             scope.variables[name] = value
@@ -1132,7 +1201,8 @@ class Interpreter:
             if lowered == "length":
                 return len(owner)
             raise self.unsupported(node, f"string member {member}")
-        if isinstance(owner, (list, bytes, bytearray)):  # bytes: a byte[]
+        if isinstance(owner, (list, bytes, bytearray)):
+            # A byte[] (what Convert.FromBase64String and ComputeHash return) is an array like any other.
             if lowered in ("count", "length"):
                 return len(owner)
             # PowerShell 2.0 has no member enumeration: other members of an array are $null.

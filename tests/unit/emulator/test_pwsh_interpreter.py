@@ -192,3 +192,84 @@ def test_the_runners_json_writer_escapes_what_json_needs():
     out = run(runner + "\nConvertTo-AcsJson @{ text = 'q\"b\\s' + [char]10 + [char]233; list = @(1, $true, $null); n = 1.5 }")
     assert json.loads(out[-1]) == {"text": 'q"b\\s\n\u00e9', "list": [1, True, None], "n": 1.5}
     assert out[-1].isascii()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Programs (emulator.pwsh.native): each rule's source is in that module's docstring.
+class _Programs:
+    """A host with one program, echo.exe, that writes its arguments one a line and exits with the code its
+    first argument names."""
+
+    def __init__(self):
+        self.calls = []
+        self.native_commands = {"echo.exe": self.echo, "gone.exe": self.gone}
+
+    def echo(self, binding, arguments):
+        from emulator.pwsh.native import NativeResult   # pylint: disable=import-outside-toplevel
+        self.calls.append(arguments)
+        code = int(arguments[0]) if arguments and arguments[0].lstrip("-").isdigit() else 0
+        return NativeResult(code, [*arguments, ""], ["to stderr"])
+
+    @staticmethod
+    def gone(binding, arguments):
+        from emulator.pwsh.native import NativeNotFound   # pylint: disable=import-outside-toplevel
+        raise NativeNotFound("gone.exe")
+
+    def environment(self, name):
+        return "C:\\Windows" if name.lower() == "systemroot" else None
+
+
+def run_programs(script: str):
+    host = _Programs()
+    interpreter = Interpreter(host)
+    return interpreter.run(script), host, interpreter
+
+
+def test_a_program_writes_one_string_per_line_and_sets_lastexitcode():
+    # Each stdout line is a string, empty lines included; $LASTEXITCODE and $? follow the exit code; stderr is
+    # not pipeline output.
+    out, host, interpreter = run_programs("$lines = echo 3 a; $LASTEXITCODE; $?; $lines.Count; $lines[2] -eq ''")
+    assert out == [3, False, 3, True]
+    assert host.calls == [["3", "a"]]
+    assert interpreter.native_stderr == ["to stderr"]
+
+
+def test_a_non_zero_exit_code_is_no_error_even_under_stop():
+    out, _host, _interp = run_programs("$ErrorActionPreference = 'Stop'\n"
+                                       "try { $null = echo.exe 5; 'went on' } catch { 'caught' }; $LASTEXITCODE")
+    assert out == ["went on", 5]
+
+
+def test_the_call_operator_runs_a_program_by_path_with_its_arguments_as_text():
+    # & "<path>"; a quoted string passes its value, an array each element, -Name:value one argument.
+    out, host, _interp = run_programs(
+        '$cab = "C:\\t\\x y.cab"; $more = @("/quiet", "/norestart")\n'
+        '$null = & "$env:SystemRoot\\System32\\echo.exe" /online "/packagepath:$cab" -F:* $more 0\n'
+        '$null = & C:\\Windows\\System32\\ECHO.EXE 1; $LASTEXITCODE')
+    assert host.calls == [["/online", "/packagepath:C:\\t\\x y.cab", "-F:*", "/quiet", "/norestart", "0"], ["1"]]
+    assert out == [1]
+
+
+def test_a_bare_name_finds_the_program_through_pathext():
+    out, host, _interp = run_programs("$null = echo 0; $LASTEXITCODE")
+    assert out == [0] and host.calls == [["0"]]
+
+
+@pytest.mark.parametrize("script", ["gone.exe /x", "& 'C:\\Windows\\System32\\gone.exe'", "nosuchthing"])
+def test_a_program_the_host_lacks_is_an_unknown_command(script):
+    with pytest.raises(ScriptError) as raised:
+        run_programs(script)
+    assert raised.value.record.exception.type_name == "System.Management.Automation.CommandNotFoundException"
+
+
+@pytest.mark.parametrize("script", ["unmodelled.exe /x", "& 'C:\\Tools\\echo.exe' 0", "echo /x:$a", "echo 0 2>&1"])
+def test_what_the_emulator_does_not_model_fails_loudly(script):
+    with pytest.raises(UnsupportedConstruct):
+        run_programs(script)
+
+
+def test_assigning_to_null_discards_and_true_is_constant():
+    # about_Automatic_Variables: $null = <expression> discards the value; $true and $false are constants.
+    assert run("$null = 5; $null -eq $null") == [True]
+    with pytest.raises(ScriptError):
+        run("$true = 5")

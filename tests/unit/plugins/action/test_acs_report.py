@@ -210,3 +210,19 @@ def test_statuses_name_only_the_hosts_this_task_reported_on(tmp_path, recorded):
     other_slice = run_action({"directory": str(tmp_path), "run_id": "slices"}, hostvars, hosts[3:6])
     assert len(report_of(tmp_path)["hosts"]) == 6, "the report holds both slices"
     assert other_slice["statuses"] == {host: recorded[host]["status"] for host in hosts[3:6]}
+
+
+def test_remediation_before_and_after_in_the_result_from_the_role_facts(tmp_path, recorded):
+    hosts = list(recorded)[:4]
+    hostvars = {host: {"acs_readiness_gathered": gathered(recorded[host])} for host in hosts}
+    assert run_action({"directory": str(tmp_path), "run_id": "r0"}, hostvars, hosts)["remediation"] is None
+    # What the role leaves: the verdict from before, and what each step said.
+    for host in hosts[:2]:
+        hostvars[host]["acs_verdict_before"] = {"status": "reboot_pending"}
+        hostvars[host]["acs_readiness_remediation"] = {"reboot": {"msg": "restarted", "failed": False}}
+    result = run_action({"directory": str(tmp_path), "run_id": "r1"}, hostvars, hosts)
+    entries = {entry["host"]: entry for entry in report_of(tmp_path)["remediation"]["hosts"]}
+    assert set(entries) == set(hosts[:2])
+    assert all(entry["before"] == "reboot_pending" and entry["steps"] == ["reboot: restarted"]
+               for entry in entries.values())
+    assert sum(result["remediation"]["counts"].values()) == 2

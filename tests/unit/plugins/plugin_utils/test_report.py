@@ -176,7 +176,7 @@ def test_serial_batches_through_the_files(tmp_path, sample):
 
 def test_document_fields(sample_document):
     assert list(sample_document) == ["schema_version", "run", "summary", "products", "hold_back", "hosts", "bad_rows",
-                                     "changes"]
+                                     "changes", "remediation"]
     assert sample_document["schema_version"] == REPORT_SCHEMA_VERSION
     assert sample_document["run"] == RUN
     summary = sample_document["summary"]

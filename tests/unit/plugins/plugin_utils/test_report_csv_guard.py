@@ -16,9 +16,11 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 DATA_COLUMNS = {"host", "gate_mode", "gate_decision", "gate_reason", "os", "os_version", "required_kb", "kb_titles",
                 "missing_prerequisites", "satisfied_by", "agents", "reasons", "actions", "warnings", "error",
                 "gathered_at"}
-# source always starts with the report's own "export: "; change and status_before are statuses and change kinds.
+# source always starts with the report's own "export: "; change and the status_before columns are statuses and change
+# kinds; each line of remediation starts with the role's name of the step.
 OWN_COLUMNS = {"status", "status_text", "ready", "kb_urls", "root_ca_needed", "reboot_pending", "esu",
-               "agent_service_down", "agent_upgrade_safe", "source", "change", "status_before"}
+               "agent_service_down", "agent_upgrade_safe", "source", "change", "status_before",
+               "status_before_remediation", "remediation"}
 
 
 def hostile(text):

@@ -1,0 +1,354 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to codesign.windows
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""acs_hotfix: install the update the verdict names, over the connection's exec.
+
+Thin: decide on the controller (plugin_utils._hotfix) whether anything is needed and which files, check
+them, then one command per step on the host: a look (pre-flight), each chunk of each file, a hash of the
+copy, expand, DISM (pkgmgr on Server 2008), and the clean-up. No PowerShell module, no put_file and no
+wusa.exe: the first two need a newer PowerShell than the hosts that need the update, the last refuses to
+run in a WinRM session.
+"""
+
+from __future__ import annotations
+
+import ntpath
+import re
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+from ansible.release import __version__ as ansible_version
+
+from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import CatalogError, load_catalog, normalize_kb
+from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import CBS_INSTALLED, CBS_PENDING
+from ansible_collections.codesign.windows.plugins.plugin_utils._hotfix import (
+    DEFAULT_CHUNK_BYTES,
+    REMOTE_WORK_DIR,
+    RESTART_REQUIRED,
+    RETRY_AFTER_RESTART,
+    ROLLUP_CHOICES,
+    SHELL_MEMORY_WARNING_MB,
+    FileCheck,
+    HotfixError,
+    OperationOutputError,
+    UpdateFile,
+    chunks,
+    files_from_mapping,
+    files_in_directory,
+    hash_file,
+    host_error,
+    package_results,
+    parse_operation_output,
+    plan,
+    preflight,
+    preflight_problem,
+    render_operation,
+    update_file,
+    verify,
+)
+from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
+    CBS,
+    REBOOT_KEYS,
+    bootstrap_command,
+    connection_wraps_commands,
+)
+from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
+
+ARGUMENT_SPEC = {
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "verdict": {"type": "dict"},
+    "src": {"type": "path"},
+    "files": {"type": "dict"},
+    "remote_src": {"type": "str"},
+    "checksums": {"type": "dict", "default": {}},
+    "rollup": {"type": "str", "choices": list(ROLLUP_CHOICES), "default": "monthly"},
+    "esu": {"type": "bool"},
+    "catalog": {"type": "raw"},
+    "kb": {"type": "str"},
+    "min_free_mb": {"type": "int", "default": 2048},
+    "chunk_size": {"type": "int", "default": DEFAULT_CHUNK_BYTES},
+}
+NETWORK_MODULES = ("requests", "urllib3", "winrm", "http", "ssl", "socket", "pypsrp")
+EVENT_INSTALL = 100
+EVENT_REMOVE = 101
+# The cabinets of a .msu that are not the update: the Windows Update scan metadata, never installed
+# (https://learn.microsoft.com/troubleshoot/windows-client/installing-updates-features-roles/description-of-windows-update-standalone-installer).
+_SKIP_CABS = re.compile(r"^wsusscan\.cab$", re.IGNORECASE)
+# Servicing stack updates bundled in a .msu since 2021 come as SSU-<version>-<arch>.cab and go first.
+_SSU_CAB = re.compile(r"^ssu-.*\.cab$", re.IGNORECASE)
+
+
+class _Lost(Exception):
+    """The connection dropped while a step ran."""
+
+
+class ActionModule(ActionBase):
+    """Install the ACS update the verdict names on a Windows host that lacks it."""
+
+    _supports_check_mode = True
+    _supports_async = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        result["changed"] = False
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            if args["state"] == "absent":
+                return self._absent(args, result)
+            return self._present(args, task_vars, result)
+        except (HotfixError, CatalogError, OperationOutputError) as exc:
+            result.update(failed=True, msg=f"acs_hotfix: {exc}")
+            return result
+        except _Lost as exc:
+            raise AnsibleConnectionFailure(f"acs_hotfix: the connection to the host was lost: {exc}") from None
+
+    # ------------------------------------------------------------------------------------------ present
+    def _sources(self, args) -> list[UpdateFile]:
+        found: list[UpdateFile] = []
+        if args["src"]:
+            try:
+                directory = self._find_needle("files", args["src"])
+            except AnsibleError:
+                directory = args["src"]
+            found.extend(files_in_directory(directory))
+        if args["files"] and not args["remote_src"]:
+            found.extend(files_from_mapping(args["files"]))
+        return found
+
+    def _present(self, args, task_vars, result):
+        verdict = args["verdict"] if args["verdict"] is not None else task_vars.get("acs_verdict")
+        catalog = load_catalog(args["catalog"])
+        if args["chunk_size"] < 4096 or args["chunk_size"] > 8 * 1024 * 1024:
+            raise HotfixError("chunk_size must be from 4096 to 8388608 bytes")
+        files = self._sources(args)
+        decision = plan(verdict, catalog, files, args["rollup"], args["esu"])
+        result.update(kb=decision.kb, msg=decision.message)
+        if decision.action in ("none", "pending"):
+            result["reboot_required"] = decision.action == "pending"
+            return result
+        if decision.action == "refuse":
+            result.update(failed=True, msg=f"acs_hotfix: {decision.message}")
+            return result
+        # The files are checked before the host is contacted: a wrong file never reaches a host.
+        checked = {}
+        if not args["remote_src"]:
+            for step in decision.steps:
+                if step.file is not None:
+                    check = hash_file(step.file.path)
+                    verify(step.file, check, args["checksums"])
+                    checked[step.file.path] = check
+
+        look = self._run_operation({"action": "look", "pending_keys": list(REBOOT_KEYS.values()),
+                                    "remote_dir": args["remote_src"] or ""})
+        self._raise_host_error(look, "the host's pre-flight look failed")
+        if args["remote_src"]:
+            decision = self._remote_plan(args, verdict, catalog, look)
+            result.update(kb=decision.kb, msg=decision.message)
+        if decision.action != "install":
+            result.update(failed=True, msg=f"acs_hotfix: {decision.message}")
+            return result
+        found = preflight(look)
+        result.update(free_mb=found.free_mb, shell_memory_mb=found.shell_memory_mb, tool=found.servicing_tool)
+        problem = preflight_problem(found, args["min_free_mb"])
+        if problem:
+            result.update(failed=True, msg=f"acs_hotfix: {problem}")
+            return result
+        if found.shell_memory_mb is not None and found.shell_memory_mb < SHELL_MEMORY_WARNING_MB:
+            result["warnings"] = [
+                f"acs_hotfix: WinRM allows a shell {found.shell_memory_mb} MB (MaxMemoryPerShellMB); DISM can need more "
+                "for a large update and is then stopped. Raise it (winrm set winrm/config/winrs "
+                "@{MaxMemoryPerShellMB=\"1024\"}) where the install fails"]
+        planned = [step.kb for step in decision.steps]
+        result["planned"] = planned
+        if self._task.check_mode:
+            result.update(changed=True, msg=f"{decision.message} (check mode: nothing was changed)")
+            return result
+        return self._install(args, decision, checked, found.servicing_tool, result)
+
+    def _remote_plan(self, args, verdict, catalog, look):
+        """Pick from the files the host lists in remote_src, then check each picked one on the host."""
+        listed = look.get("remote_files")
+        names = [clean_text(name, 1000) for name in listed if isinstance(name, str)] if isinstance(listed, list) else []
+        files = [item for item in (update_file(name, remote=True) for name in names) if item is not None]
+        if args["files"]:
+            directory = args["remote_src"].rstrip("\\/")
+            mapped = {kb: path if ("\\" in path or "/" in path) else f"{directory}\\{path}"
+                      for kb, path in args["files"].items() if isinstance(path, str)}
+            files.extend(files_from_mapping(mapped, remote=True))
+        decision = plan(verdict, catalog, files, args["rollup"], args["esu"])
+        for step in decision.steps if decision.action == "install" else ():
+            answer = self._run_operation({"action": "hash", "path": step.file.path})
+            self._raise_host_error(answer, f"the host could not read {step.file.path}")
+            if answer.get("exists") is not True:
+                raise HotfixError(f"{step.file.path} is not readable on the host")
+            check = _remote_check(answer)
+            verify(step.file, check, args["checksums"])
+        return decision
+
+    def _install(self, args, decision, checked, tool, result):
+        installed, copied, directories, restart = [], [], [], False
+        try:
+            for index, step in enumerate(decision.steps):
+                item = step.file
+                path = item.path
+                if not item.remote:
+                    path = self._transfer(item, checked[item.path], args["chunk_size"])
+                    copied.append(path)
+                cabs = [path]
+                if item.ext == "msu":
+                    directory = f"{REMOTE_WORK_DIR}\\{index}-{item.kb}"
+                    directories.append(directory)
+                    cabs = self._expand(path, directory, item)
+                answer = self._step("add", {"action": "add", "cabs": cabs, "tool": tool, "event_id": EVENT_INSTALL,
+                                            "event_text": f"codesign.windows acs_hotfix: {step.kb}"}, step.kb)
+                self._raise_host_error(answer, f"installing {step.kb} failed")
+                outcome = package_results(answer)
+                failed = [package for package in outcome if package["exit_code"] not in (0, RESTART_REQUIRED)]
+                restart = restart or any(package["exit_code"] == RESTART_REQUIRED for package in outcome)
+                if failed or len(outcome) != len(cabs):
+                    bad = failed[0] if failed else {"cab": "?", "exit_code": None, "result": "the host did not "
+                                                    "report every package"}
+                    retry = " (retry after the restart)" if bad["exit_code"] in RETRY_AFTER_RESTART else ""
+                    result.update(failed=True, changed=bool(installed), installed=installed, packages=outcome,
+                                  reboot_required=restart,
+                                  msg=f"acs_hotfix: {step.kb} was not installed: {ntpath.basename(bad['cab'])} "
+                                      f"returned {bad['result']}{retry}"
+                                      + (f"; installed before it: {', '.join(installed)}" if installed else ""))
+                    return result
+                installed.append(step.kb)
+        except _Lost as exc:
+            raise AnsibleConnectionFailure(f"acs_hotfix: the connection to the host was lost while installing "
+                                           f"{exc}: run again to see whether it was installed") from None
+        finally:
+            if copied or directories:
+                # Everything copied or expanded lives under the work directory: it goes as a whole.
+                self._clean(copied, [*directories, REMOTE_WORK_DIR], result)
+        result.update(changed=True, installed=installed, reboot_required=restart,
+                      msg=f"{decision.message}: done" + ("; a restart finishes the installation" if restart else ""))
+        return result
+
+    def _transfer(self, item: UpdateFile, check, chunk_size: int) -> str:
+        """Copy a controller file to the host, one command per chunk, each chunk's SHA-256 checked there, then
+        the whole copy's SHA-256."""
+        target = f"{REMOTE_WORK_DIR}\\{item.name}"
+        for offset, data, sha256 in chunks(item.path, chunk_size):
+            answer = self._step("write", {"action": "write", "path": target, "directory": REMOTE_WORK_DIR,
+                                          "offset": offset, "content": data, "sha256": sha256}, item.kb)
+            self._raise_host_error(answer, f"copying {item.name} to the host failed")
+            if answer.get("chunk_sha256") != sha256:
+                raise HotfixError(f"copying {item.name}: the chunk at {offset} arrived with another SHA-256 "
+                                  f"({clean_text(answer.get('chunk_sha256'), 80)}); nothing was installed")
+            if answer.get("length_before") != offset:
+                raise HotfixError(f"copying {item.name}: the copy on the host has "
+                                  f"{clean_text(answer.get('length_before'), 20)} bytes where {offset} were expected; "
+                                  "nothing was installed")
+        answer = self._step("hash", {"action": "hash", "path": target}, item.kb)
+        self._raise_host_error(answer, f"reading the copy of {item.name} failed")
+        if answer.get("sha256") != check.sha256:
+            raise HotfixError(f"the copy of {item.name} on the host has the SHA-256 "
+                              f"{clean_text(answer.get('sha256'), 80)}, not {check.sha256}; nothing was installed")
+        return target
+
+    def _expand(self, path: str, directory: str, item: UpdateFile) -> list[str]:
+        """Expand a .msu; its cabinets in install order: SSU-*.cab first, WSUSSCAN.cab never."""
+        answer = self._step("expand", {"action": "expand", "path": path, "directory": directory}, item.kb)
+        self._raise_host_error(answer, f"expanding {item.name} failed")
+        listed = answer.get("files")
+        names = [clean_text(name, 1000) for name in listed if isinstance(name, str)] if isinstance(listed, list) else []
+        cabs = [name for name in names if name.lower().endswith(".cab") and not _SKIP_CABS.match(ntpath.basename(name))]
+        ordered = sorted(cabs, key=lambda name: (not _SSU_CAB.match(ntpath.basename(name)), name.lower()))
+        if not ordered:
+            raise HotfixError(f"{item.name} holds no update cabinet (expand.exe exit code "
+                              f"{clean_text(answer.get('exit_code'), 20)}); the file is not a Windows update package")
+        return ordered
+
+    def _clean(self, files, directories, result) -> None:
+        try:
+            answer = self._run_operation({"action": "clean", "files": files, "directories": directories})
+        except (OperationOutputError, _Lost) as exc:
+            result.setdefault("warnings", []).append(f"acs_hotfix: the copied files were not removed: {exc}")
+            return
+        if answer.get("error") is not None:
+            result.setdefault("warnings", []).append(f"acs_hotfix: the copied files were not removed: "
+                                                     f"{host_error(answer)}")
+
+    # ------------------------------------------------------------------------------------------ absent
+    def _absent(self, args, result):
+        kb = normalize_kb(args["kb"])
+        if kb is None:
+            raise HotfixError("state=absent needs kb, the update to remove (e.g. KB5006714)")
+        look = self._run_operation({"action": "look", "pending_keys": [], "remote_dir": "",
+                                    "packages_path": CBS + "\\Packages",
+                                    "packages_like": f"^Package_for_{kb}~"})
+        self._raise_host_error(look, "the host's look at its packages failed")
+        packages = look.get("packages")
+        items = packages.get("items") if isinstance(packages, dict) else None
+        # Installed, superseded, permanent, or waiting for a restart to finish installing (the states the gather
+        # reads the same way): a package uninstall-pending or absent is gone or going.
+        names = [clean_text(item.get("name"), 300) for item in items
+                 if isinstance(item, dict) and isinstance(item.get("values"), dict)
+                 and item["values"].get("CurrentState") in (*CBS_INSTALLED, *CBS_PENDING)] if isinstance(items, list) else []
+        names = [name for name in names if name]
+        result.update(kb=kb, packages=names)
+        if not names:
+            result["msg"] = f"{kb} is not installed (no Package_for_{kb} package); nothing to remove"
+            return result
+        if self._task.check_mode:
+            result.update(changed=True, msg=f"removes {', '.join(names)} (check mode: nothing was changed)")
+            return result
+        try:
+            answer = self._step("remove", {"action": "remove", "package_names": names, "event_id": EVENT_REMOVE,
+                                           "event_text": f"codesign.windows acs_hotfix: {kb}"}, kb)
+        except _Lost:
+            raise AnsibleConnectionFailure(f"acs_hotfix: the connection to the host was lost while removing {kb}: "
+                                           "run again to see whether it was removed") from None
+        self._raise_host_error(answer, f"removing {kb} failed")
+        outcome = package_results(answer)
+        failed = [package for package in outcome if package["exit_code"] not in (0, RESTART_REQUIRED)]
+        restart = any(package["exit_code"] == RESTART_REQUIRED for package in outcome)
+        if failed or len(outcome) != len(names):
+            bad = failed[0] if failed else {"cab": "?", "result": "the host did not report every package"}
+            result.update(failed=True, changed=len(outcome) > 1, packages=outcome,
+                          msg=f"acs_hotfix: {kb} was not removed: {bad['cab']} returned {bad['result']}")
+            return result
+        result.update(changed=True, reboot_required=restart, removed=names,
+                      msg=f"{kb} removed" + ("; a restart finishes the removal" if restart else ""))
+        return result
+
+    # ------------------------------------------------------------------------------------------ the host
+    @staticmethod
+    def _raise_host_error(answer, what: str) -> None:
+        error = host_error(answer)
+        if error is not None:
+            raise HotfixError(f"{what}: {error}")
+
+    def _step(self, name: str, operation, kb: str):
+        """An operation that changes the host: a lost connection says which update it was at."""
+        try:
+            return self._run_operation(operation)
+        except _Lost:
+            raise _Lost(kb) from None
+
+    def _run_operation(self, operation):
+        """Run one operation on the host and read its answer; _Lost when the connection drops."""
+        name = getattr(self._connection, "_load_name", None) or getattr(self._connection, "transport", "") or ""
+        command = bootstrap_command(connection_wraps_commands(name, ansible_version))
+        script = render_operation(operation)
+        try:
+            outcome = self._low_level_execute_command(command, in_data=script.encode("ascii"), sudoable=False)
+        except AnsibleError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            module = type(exc).__module__.split(".", maxsplit=1)[0]
+            if isinstance(exc, OSError) or module in NETWORK_MODULES:
+                raise _Lost(clean_text(exc, 1000)) from None
+            raise
+        return parse_operation_output(outcome.get("rc"), to_text(outcome.get("stdout")), to_text(outcome.get("stderr")))
+
+
+def _remote_check(answer):
+    """The host's hashes of a file it reads, in the shape verify() takes."""
+    return FileCheck(clean_text(answer.get("sha1"), 80).upper(), clean_text(answer.get("sha256"), 80).upper(), -1)
