@@ -180,6 +180,12 @@ def test_the_monthly_rollup_and_the_root_are_installed_and_the_host_waits_for_a_
     assert [e["id"] for e in model.events if e["source"] == "codesign.windows"] == [100]
     assert model.disk == {} and not any("codesign-acs-hotfix" in d for d in model.directories), "cleaned up"
     assert report_hosts(reports)["w2012r2-airgap-both"]["status"] == "reboot_pending"
+    recorded = [r["result"]["ansible_facts"]["acs_readiness_remediation"]
+                for r in run.host_results("w2012r2-airgap-both", "ansible.builtin.set_fact")
+                if "acs_readiness_remediation" in r["result"].get("ansible_facts", {})][-1]
+    assert recorded["root_ca"]["changed"] is True and recorded["root_ca"]["stores"] == ["root"], recorded
+    assert recorded["kb"]["changed"] is True and recorded["kb"]["installed"] == ["KB5006714"], recorded
+    assert recorded["kb"]["reboot_required"] is True and recorded["kb"]["failed"] is False, recorded
 
 
 def test_security_only_installs_exactly_that_update(fleet, first_run):
