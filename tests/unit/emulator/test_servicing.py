@@ -175,3 +175,16 @@ def test_files_written_in_chunks_land_on_the_disk_and_hash_as_dotnet_does():
     assert servicing.read_file(model, r"c:\windows\temp\a\b\F") == b"abcdef"
     with pytest.raises(ScriptError):
         run_script(model, "$ErrorActionPreference = 'Stop'; $s = New-Object System.IO.FileStream -ArgumentList 'C:\\nowhere\\f', 'Create'")
+
+
+def test_a_32_bit_powershell_reaches_the_64_bit_dism_through_sysnative_only():
+    # File system redirector: Sysnative exists for 32-bit processes on 64-bit Windows only.
+    wow64 = host("ws2019", powershell_bits=32)
+    put(wow64, r"C:\t\p.cab", cab.package_cab("KB5005625", "10.0.17763"))
+    assert dism(wow64, r"C:\t\p.cab") == [3010, 0]   # System32 here is SysWOW64, where a dism.exe exists too
+    out = run_script(wow64, r'$null = & "$env:SystemRoot\Sysnative\dism.exe" /online /add-package '
+                            r'/packagepath:C:\t\p.cab /quiet /norestart; $LASTEXITCODE; $env:PROCESSOR_ARCHITEW6432')
+    assert out == [0, "AMD64"]   # already installed: nothing to do
+    native = host("ws2019")
+    with pytest.raises(ScriptError):
+        run_script(native, r'& "$env:SystemRoot\Sysnative\dism.exe" /online')
