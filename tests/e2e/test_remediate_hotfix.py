@@ -180,6 +180,12 @@ def test_the_monthly_rollup_and_the_root_are_installed_and_the_host_waits_for_a_
     assert [e["id"] for e in model.events if e["source"] == "codesign.windows"] == [100]
     assert model.disk == {} and not any("codesign-acs-hotfix" in d for d in model.directories), "cleaned up"
     assert report_hosts(reports)["w2012r2-airgap-both"]["status"] == "reboot_pending"
+    recorded = [r["result"]["ansible_facts"]["acs_readiness_remediation"]
+                for r in run.host_results("w2012r2-airgap-both", "ansible.builtin.set_fact")
+                if "acs_readiness_remediation" in r["result"].get("ansible_facts", {})][-1]
+    assert recorded["root_ca"]["changed"] is True and recorded["root_ca"]["stores"] == ["root"], recorded
+    assert recorded["kb"]["changed"] is True and recorded["kb"]["installed"] == ["KB5006714"], recorded
+    assert recorded["kb"]["reboot_required"] is True and recorded["kb"]["failed"] is False, recorded
 
 
 def test_security_only_installs_exactly_that_update(fleet, first_run):
@@ -384,5 +390,49 @@ def test_files_the_host_reads_from_a_path_are_checked_installed_and_left_in_plac
         assert [e["id"] for e in model.events if e["source"] == "codesign.windows"] == [100, 101]
         nothing = run_playbook(playbook, fleet_.inventory_path, tmp_path)
         assert nothing.stats[name]["changed"] == 0
+    finally:
+        running.__exit__(None, None, None)
+
+
+class CountWrites:
+    """The host's backend, counting the update operation's write commands it runs."""
+
+    def __init__(self, host):
+        self.inner = host.config.backend
+        self.name = self.inner.name
+        self.writes = 0
+
+    def run_command(self, command_line, stdin):
+        if b"Invoke-AcsHotfix" in stdin and b"action = 'write'" in stdin:
+            self.writes += 1
+        return self.inner.run_command(command_line, stdin)
+
+
+def test_a_file_larger_than_a_chunk_travels_in_several_commands_and_arrives_whole(tmp_path):
+    name = "w2019-2209"
+    running, fleet_ = single_host(name, tmp_path)
+    try:
+        updates = tmp_path / "updates"
+        updates.mkdir()
+        data = cab.msu("windows10.0", "KB5005625", "10.0.17763", package="Package_for_RollupFix",
+                       version="17763.2210.1.6", payload_blocks=1000)   # 32 KB: 8 chunks of 4 KB
+        (updates / cab.catalog_name("windows10.0", "KB5005625", "x64", data)).write_bytes(data)
+        size = len(data)
+        playbook = tmp_path / "install.yml"
+        playbook.write_text(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n"
+            "    - codesign.windows.acs_facts:\n      register: gathered\n"
+            "    - codesign.windows.acs_hotfix:\n"
+            "        verdict: \"{{ gathered.ansible_facts.acs.evidence | codesign.windows.acs_verdict }}\"\n"
+            f"        src: {updates}\n        chunk_size: 4096\n", encoding="utf-8")
+        counter = CountWrites(fleet_[name])
+        fleet_[name].config.backend = counter
+        run = run_playbook(playbook, fleet_.inventory_path, tmp_path)
+        assert run.rc == 0, run.stdout[-3000:]
+        assert counter.writes == -(-size // 4096) > 1, (size, counter.writes)
+        assert hotfix_result(run, name)["installed"] == ["KB5005625"]
+        model = counter.inner.model
+        assert package_state(model, "Package_for_RollupFix~31bf3856ad364e35~amd64~~17763.2210.1.6") == 96
+        assert model.disk == {}
     finally:
         running.__exit__(None, None, None)

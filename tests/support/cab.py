@@ -76,10 +76,10 @@ def update_mum(kb: str, applies_to: str, architecture: str = "x64", package: str
         '</assembly>\r\n')
 
 
-def package_cab(kb: str, applies_to: str, architecture: str = "x64", **mum) -> bytes:
-    """The update's own .cab: update.mum and a payload file."""
+def package_cab(kb: str, applies_to: str, architecture: str = "x64", payload_blocks: int = 64, **mum) -> bytes:
+    """The update's own .cab: update.mum and a payload file of 32-byte blocks."""
     return write_cabinet([("update.mum", update_mum(kb, applies_to, architecture, **mum).encode("utf-8")),
-                          (f"{kb.lower()}-payload.dat", hashlib.sha256(kb.encode()).digest() * 64)])
+                          (f"{kb.lower()}-payload.dat", hashlib.sha256(kb.encode()).digest() * payload_blocks)])
 
 
 def msu(os_tag: str, kb: str, applies_to: str, architecture: str = "x64", ssu: tuple[str, str] | None = None,
@@ -88,8 +88,8 @@ def msu(os_tag: str, kb: str, applies_to: str, architecture: str = "x64", ssu: t
     stem = f"{os_tag.capitalize()}-{kb}-{architecture}"
     files = [(f"{stem}.cab", package_cab(kb, applies_to, architecture, **mum)),
              ("WSUSSCAN.cab", write_cabinet([("package.xml", b"<OfflineSyncPackage/>")])),
-             (f"{stem}-pkgProperties.txt", f'ApplicabilityInfo="{applies_to}"\r\nKB Article Number="{kb[2:]}"\r\n'
-                                          .encode("ascii"))]
+             (f"{stem}-pkgProperties.txt",
+              f'ApplicabilityInfo="{applies_to}"\r\nKB Article Number="{kb[2:]}"\r\n'.encode("ascii"))]
     if ssu:
         files.insert(0, (f"SSU-{ssu[1]}.1-{architecture}.cab",
                          package_cab(ssu[0], applies_to, architecture, restart="never", release_type="Update")))

@@ -488,7 +488,7 @@ class HostBinding:
         # Where a program name with a path is found: System32, and in a 32-bit process on 64-bit Windows the
         # redirected SysWOW64 and the real one as Sysnative (emulator.pwsh.filesystem).
         self.system_directories = (native.SYSTEM_DIRECTORY,) + (
-            ("c:\\windows\\sysnative", "c:\\windows\\syswow64") if host.wow64 else ())
+            (native.SYSNATIVE, "c:\\windows\\syswow64") if host.wow64 else ())
         self.types.update(filesystem.statics(view))
 
     def environment(self, name: str):

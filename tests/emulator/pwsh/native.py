@@ -35,6 +35,7 @@ import ntpath
 import typing as t
 
 SYSTEM_DIRECTORY = "c:\\windows\\system32"
+SYSNATIVE = "c:\\windows\\sysnative"
 # PATHEXT's default order (https://learn.microsoft.com/windows-server/administration/windows-commands/start, Remarks).
 PATHEXT = (".com", ".exe", ".bat", ".cmd")
 
@@ -66,7 +67,9 @@ def resolve(name: str, handlers: t.Mapping[str, NativeHandler],
     directory, base = ntpath.split(text)
     base = base.lower()
     if directory and ntpath.normcase(ntpath.normpath(directory)) not in directories:
-        return base, None, True
+        # Sysnative exists only for a 32-bit process on 64-bit Windows (File System Redirector,
+        # https://learn.microsoft.com/windows/win32/winprog64/file-system-redirector): elsewhere nothing is there.
+        return base, None, ntpath.normcase(ntpath.normpath(directory)) != SYSNATIVE
     if ntpath.splitext(base)[1] in PATHEXT:
         return base, handlers.get(base), True
     for extension in PATHEXT:

@@ -50,8 +50,7 @@ def test_a_compressed_folder_is_not_modelled():
 def test_expand_writes_every_file_of_a_msu():
     model = host()
     put(model, r"C:\Windows\Temp\u\a.msu", cab.msu("windows8.1", "KB5006714", "6.3.9600"))
-    out = run_script(model, r"$null = New-Item; 1" if False else
-                     r"[void][System.IO.Directory]::CreateDirectory('C:\Windows\Temp\u\x')"
+    out = run_script(model, r"[void][System.IO.Directory]::CreateDirectory('C:\Windows\Temp\u\x')"
                      "\n$o = @(& expand.exe -F:* 'C:\\Windows\\Temp\\u\\a.msu' 'C:\\Windows\\Temp\\u\\x'); $LASTEXITCODE\n"
                      "[System.IO.Directory]::GetFiles('C:\\Windows\\Temp\\u\\x')")
     assert out[0] == 0
@@ -61,8 +60,8 @@ def test_expand_writes_every_file_of_a_msu():
 
 def test_dism_installs_a_rollup_pending_a_restart():
     model = host()
-    put(model, r"C:\t\r.cab", cab.package_cab("KB5006714", "6.3.9600", package="Package_for_RollupFix",
-                                               version="9600.20144.1.5"))
+    rollup = cab.package_cab("KB5006714", "6.3.9600", package="Package_for_RollupFix", version="9600.20144.1.5")
+    put(model, r"C:\t\r.cab", rollup)
     assert dism(model, r"C:\t\r.cab") == [3010, 0]
     key = model.registry.open(PACKAGES + r"\Package_for_RollupFix~31bf3856ad364e35~amd64~~9600.20144.1.5")
     assert key.get("CurrentState") == 96
@@ -154,8 +153,8 @@ def test_eventcreate_writes_the_application_log_for_administrators_only():
     assert user.events == []
 
 
-@pytest.mark.parametrize("os, fixture, quota", [("ws2008r2", {}, 150), ("ws2012r2", {}, 1024),
-                                                 ("ws2012r2", {"max_memory_per_shell_mb": 300}, 300)])
+@pytest.mark.parametrize("os, fixture, quota", [
+    ("ws2008r2", {}, 150), ("ws2012r2", {}, 1024), ("ws2012r2", {"max_memory_per_shell_mb": 300}, 300)])
 def test_winrm_prints_the_shell_memory_quota(os, fixture, quota):
     out = run_script(host(os, servicing=fixture), "winrm get winrm/config/winrs")
     assert f"    MaxMemoryPerShellMB = {quota}" in out
@@ -176,3 +175,16 @@ def test_files_written_in_chunks_land_on_the_disk_and_hash_as_dotnet_does():
     assert servicing.read_file(model, r"c:\windows\temp\a\b\F") == b"abcdef"
     with pytest.raises(ScriptError):
         run_script(model, "$ErrorActionPreference = 'Stop'; $s = New-Object System.IO.FileStream -ArgumentList 'C:\\nowhere\\f', 'Create'")
+
+
+def test_a_32_bit_powershell_reaches_the_64_bit_dism_through_sysnative_only():
+    # File system redirector: Sysnative exists for 32-bit processes on 64-bit Windows only.
+    wow64 = host("ws2019", powershell_bits=32)
+    put(wow64, r"C:\t\p.cab", cab.package_cab("KB5005625", "10.0.17763"))
+    assert dism(wow64, r"C:\t\p.cab") == [3010, 0]   # System32 here is SysWOW64, where a dism.exe exists too
+    out = run_script(wow64, r'$null = & "$env:SystemRoot\Sysnative\dism.exe" /online /add-package '
+                            r'/packagepath:C:\t\p.cab /quiet /norestart; $LASTEXITCODE; $env:PROCESSOR_ARCHITEW6432')
+    assert out == [0, "AMD64"]   # already installed: nothing to do
+    native = host("ws2019")
+    with pytest.raises(ScriptError):
+        run_script(native, r'& "$env:SystemRoot\Sysnative\dism.exe" /online')

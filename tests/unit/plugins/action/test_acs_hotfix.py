@@ -1,0 +1,100 @@
+"""acs_hotfix, the action plugin, with a connection whose exec is an emulated host's PowerShell
+(test_acs_root_ca.EmulatedConnection): what a user sees, what the host's model holds, and that nothing a host
+sends, at any step, raises on the controller."""
+
+from __future__ import annotations
+
+import json
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleConnectionFailure
+from ansible.playbook.play_context import PlayContext
+
+from ansible_collections.codesign.windows.plugins.action import acs_hotfix
+from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
+from support import cab
+from unit.plugins.action.test_acs_root_ca import EmulatedConnection
+
+HOST = "w2012r2-hotfix-seconly"
+VERDICT = evaluate({"os_version": "6.3.9600", "hotfixes": ["KB2919355"], "architecture": "AMD64",
+                    "root_ca_present": True})
+
+
+@pytest.fixture()
+def updates(tmp_path):
+    data = cab.msu("windows8.1", "KB5006714", "6.3.9600", package="Package_for_RollupFix", version="9600.20144.1.5",
+                   payload_blocks=400)
+    (tmp_path / cab.catalog_name("windows8.1", "KB5006714", "x64", data)).write_bytes(data)
+    return tmp_path
+
+
+def run_action(connection, args, check_mode=False):
+    task = MagicMock()
+    task.args = dict(args)
+    task.async_val = 0
+    task.check_mode = check_mode
+    task.action = "codesign.windows.acs_hotfix"
+    action = acs_hotfix.ActionModule(task, connection, PlayContext(), loader=MagicMock(), templar=None,
+                                     shared_loader_obj=None)
+    action._find_needle = lambda kind, path: path  # pylint: disable=protected-access
+    return action.run(task_vars={"inventory_hostname": HOST})
+
+
+class HostileAfter(EmulatedConnection):
+    """The real host for the first commands, then one answer of the right protocol with every field wrong."""
+
+    def __init__(self, host_name, hostile_on, document):
+        super().__init__(host_name)
+        self.hostile_on = hostile_on
+        self.document = document
+
+    def exec_command(self, cmd, in_data=None, sudoable=True):
+        if self.commands + 1 == self.hostile_on:
+            self.commands += 1
+            return 0, (json.dumps(self.document) + "\r\n").encode(), b""
+        return super().exec_command(cmd, in_data, sudoable)
+
+
+def test_installs_and_cleans_up(updates):
+    connection = EmulatedConnection(HOST)
+    result = run_action(connection, {"verdict": VERDICT, "src": str(updates), "chunk_size": 4096})
+    assert result.get("failed") is not True, result
+    assert result["installed"] == ["KB5006714"] and result["reboot_required"] is True
+    assert any(row["HotFixID"] == "KB5006714" for row in connection.model.qfe)
+    assert connection.model.disk == {}
+
+
+HOSTILE = [
+    {"acs_hotfix": 1, "error": None},
+    {"acs_hotfix": 1, "error": ["x"], "record": {"exceptions": [5, {"type": ["y"]}]}},
+    {"acs_hotfix": 1, "error": None, "free_mb": "lots", "restart_pending": "yes", "tool": ["dism"], "winrs": {"a": 1},
+     "remote_files": [None, 5], "chunk_sha256": [1], "length_before": {}, "sha256": 7, "files": "C:\\x.cab",
+     "exit_code": "\x1b[31m", "packages": [{"cab": None, "exit_code": [3010]}, "junk"], "removed": 5},
+    {"acs_hotfix": 1, "error": None, "packages": [{"cab": "a.cab", "exit_code": 2**40}]},
+]
+
+
+@pytest.mark.parametrize("document", HOSTILE, ids=range(len(HOSTILE)))
+@pytest.mark.parametrize("step", range(1, 10))   # look, 4 writes, hash, expand, add, clean
+def test_nothing_a_host_answers_at_any_step_raises(updates, step, document):
+    connection = HostileAfter(HOST, step, document)
+    result = run_action(connection, {"verdict": VERDICT, "src": str(updates), "chunk_size": 4096})
+    assert isinstance(result.get("msg"), str) and result["msg"]
+    if result.get("failed"):
+        assert result["msg"].startswith("acs_hotfix: "), result["msg"]
+    else:
+        assert result["installed"] == ["KB5006714"], result
+
+
+def test_a_connection_lost_during_the_look_marks_the_host_unreachable(updates):
+    connection = EmulatedConnection(HOST, drop_on=1)
+    with pytest.raises(AnsibleConnectionFailure, match="the connection to the host was lost"):
+        run_action(connection, {"verdict": VERDICT, "src": str(updates)})
+
+
+def test_check_mode_looks_only(updates):
+    connection = EmulatedConnection(HOST)
+    result = run_action(connection, {"verdict": VERDICT, "src": str(updates)}, check_mode=True)
+    assert result["changed"] is True and "check mode" in result["msg"] and connection.commands == 1
+    assert connection.model.disk == {} and not any(row["HotFixID"] == "KB5006714" for row in connection.model.qfe)
