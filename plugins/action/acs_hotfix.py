@@ -18,7 +18,6 @@ import re
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
-from ansible.release import __version__ as ansible_version
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import CatalogError, load_catalog, normalize_kb
 from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import CBS_INSTALLED, CBS_PENDING
@@ -50,9 +49,8 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._hotfix import (
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     CBS,
     REBOOT_KEYS,
-    bootstrap_command,
-    connection_wraps_commands,
 )
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import ConnectionLost, execute
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
 
 ARGUMENT_SPEC = {
@@ -69,7 +67,6 @@ ARGUMENT_SPEC = {
     "min_free_mb": {"type": "int", "default": 2048},
     "chunk_size": {"type": "int", "default": DEFAULT_CHUNK_BYTES},
 }
-NETWORK_MODULES = ("requests", "urllib3", "winrm", "http", "ssl", "socket", "pypsrp")
 EVENT_INSTALL = 100
 EVENT_REMOVE = 101
 # The cabinets of a .msu that are not the update: the Windows Update scan metadata, never installed
@@ -334,18 +331,10 @@ class ActionModule(ActionBase):
 
     def _run_operation(self, operation):
         """Run one operation on the host and read its answer; _Lost when the connection drops."""
-        name = getattr(self._connection, "_load_name", None) or getattr(self._connection, "transport", "") or ""
-        command = bootstrap_command(connection_wraps_commands(name, ansible_version))
-        script = render_operation(operation)
         try:
-            outcome = self._low_level_execute_command(command, in_data=script.encode("ascii"), sudoable=False)
-        except AnsibleError:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
-            module = type(exc).__module__.split(".", maxsplit=1)[0]
-            if isinstance(exc, OSError) or module in NETWORK_MODULES:
-                raise _Lost(clean_text(exc, 1000)) from None
-            raise
+            outcome = execute(self, render_operation(operation))
+        except ConnectionLost as exc:
+            raise _Lost(str(exc)) from None
         return parse_operation_output(outcome.get("rc"), to_text(outcome.get("stdout")), to_text(outcome.get("stderr")))
 
 

@@ -15,13 +15,8 @@ import time
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
-from ansible.release import __version__ as ansible_version
 from ansible.utils.display import Display
 
-from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
-    bootstrap_command,
-    connection_wraps_commands,
-)
 from ansible_collections.codesign.windows.plugins.plugin_utils._reboot import (
     DEFAULT_MESSAGE,
     OperationOutputError,
@@ -32,6 +27,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._reboot import (
     render_operation,
     restart_and_wait,
 )
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import ConnectionLost, execute
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
 
 ARGUMENT_SPEC = {
@@ -41,7 +37,6 @@ ARGUMENT_SPEC = {
     "pre_reboot_delay": {"type": "int", "default": 2},
     "msg": {"type": "str", "default": DEFAULT_MESSAGE},
 }
-NETWORK_MODULES = ("requests", "urllib3", "winrm", "http", "ssl", "socket", "pypsrp", "psrpcore")
 
 display = Display()
 
@@ -145,17 +140,8 @@ class _ConnectionHost:
             display.vvvv(f"acs_reboot: resetting the connection failed: {clean_text(exc, 300)}")
 
     def _run(self, script):
-        action = self._action
-        connection = action._connection
-        name = getattr(connection, "_load_name", None) or getattr(connection, "transport", "") or ""
-        command = bootstrap_command(connection_wraps_commands(name, ansible_version))
         try:
-            outcome = action._low_level_execute_command(command, in_data=script.encode("ascii"), sudoable=False)
-        except AnsibleError as exc:
+            outcome = execute(self._action, script)
+        except (AnsibleError, ConnectionLost) as exc:
             raise ConnectionError(clean_text(exc, 1000)) from None
-        except Exception as exc:  # pylint: disable=broad-except
-            module = type(exc).__module__.split(".", maxsplit=1)[0]
-            if isinstance(exc, OSError) or module in NETWORK_MODULES:
-                raise ConnectionError(clean_text(exc, 1000)) from None
-            raise
         return parse_operation_output(outcome.get("rc"), to_text(outcome.get("stdout")), to_text(outcome.get("stderr")))

@@ -13,13 +13,8 @@ from __future__ import annotations
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
-from ansible.release import __version__ as ansible_version
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._authenticode._trust import BundleMissing
-from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
-    bootstrap_command,
-    connection_wraps_commands,
-)
 from ansible_collections.codesign.windows.plugins.plugin_utils._root_ca import (
     TARGET_STORE,
     TARGET_STORE_NAME,
@@ -33,12 +28,12 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._root_ca import (
     render_operation,
     store_state,
 )
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import ConnectionLost, execute
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
 
 ARGUMENT_SPEC = {
     "src": {"type": "path"},
 }
-NETWORK_MODULES = ("requests", "urllib3", "winrm", "http", "ssl", "socket", "pypsrp")
 
 
 class ActionModule(ActionBase):
@@ -117,18 +112,9 @@ class ActionModule(ActionBase):
 
     def _operation(self, root):
         """Run the operation script (only looking when ``root`` is None) and read its answer."""
-        name = getattr(self._connection, "_load_name", None) or getattr(self._connection, "transport", "") or ""
-        command = bootstrap_command(connection_wraps_commands(name, ansible_version))
-        script = render_operation(root)
         try:
-            outcome = self._low_level_execute_command(command, in_data=script.encode("ascii"), sudoable=False)
-        except AnsibleError:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
-            module = type(exc).__module__.split(".", maxsplit=1)[0]
-            if isinstance(exc, OSError) or module in NETWORK_MODULES:
-                changing = " while adding the root (run again to see whether it was added)" if root else ""
-                raise AnsibleConnectionFailure(f"acs_root_ca: the connection to the host was lost{changing}: "
-                                               f"{clean_text(exc, 1000)}") from None
-            raise
+            outcome = execute(self, render_operation(root))
+        except ConnectionLost as exc:
+            changing = " while adding the root (run again to see whether it was added)" if root else ""
+            raise AnsibleConnectionFailure(f"acs_root_ca: the connection to the host was lost{changing}: {exc}") from None
         return parse_operation_output(outcome.get("rc"), to_text(outcome.get("stdout")), to_text(outcome.get("stderr")))

@@ -25,7 +25,6 @@ import base64
 import dataclasses
 import functools
 import hashlib
-import json
 import os
 import re
 import typing as t
@@ -38,6 +37,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
     Prerequisite,
     normalize_kb,
 )
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import Answer, OperationOutputError
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import ps_literal, runner_text
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
 
@@ -45,6 +45,7 @@ PROTOCOL = 1
 OPERATION_FILE = os.path.join(os.path.dirname(__file__), "_acs_hotfix.ps1")
 ROLLUP_CHOICES = ("monthly", "security_only")
 MAX_OUTPUT_CHARS = 400_000
+ANSWER = Answer(key="acs_hotfix", protocol=PROTOCOL, what="update", max_chars=MAX_OUTPUT_CHARS)
 DEFAULT_CHUNK_BYTES = 512 * 1024
 # Where files are copied and expanded on the host: the system's temporary directory, which only
 # administrators and the system write to (and which servicing itself uses).
@@ -66,7 +67,6 @@ OS_TAGS = {
     "ws2008": ("windows6.0",),
 }
 ARCHITECTURES = {"amd64": "x64", "x64": "x64", "64-bit": "x64", "x86": "x86", "32-bit": "x86", "arm64": "arm64"}
-_DOCUMENT_LINE = re.compile(r'^(?:\ufeff)?(\{"acs_hotfix":.*)$', re.M)
 _HEX64 = re.compile(r"^[0-9A-Fa-f]{64}$")
 
 # DISM's and CBS's codes, as unsigned 32-bit numbers. DISM exits with the HRESULT of the failure; PowerShell's
@@ -107,9 +107,6 @@ RETRY_AFTER_RESTART = frozenset((0x800F0806,))
 class HotfixError(ValueError):
     """Something the user gave cannot be used (a file, a checksum, an option); the message says what."""
 
-
-class OperationOutputError(ValueError):
-    """The host's answer to an operation is not one the controller can read."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,26 +465,9 @@ def chunks(path: str, size: int = DEFAULT_CHUNK_BYTES) -> t.Iterator[tuple[int, 
                 return
 
 
-def _text(value: t.Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
-
-
 def parse_operation_output(rc: t.Any, stdout: t.Any, stderr: t.Any) -> dict[str, t.Any]:
     """The operation's JSON document; OperationOutputError for anything else. Never raises otherwise."""
-    out = _text(stdout)[:MAX_OUTPUT_CHARS]
-    found = _DOCUMENT_LINE.search(out)
-    if found is None:
-        detail = clean_text(_text(stderr).strip(), 1000) or clean_text(out.strip(), 300) or "no output"
-        raise OperationOutputError(f"the host did not run the update operation (rc={clean_text(rc, 20)}): {detail}")
-    try:
-        document = json.loads(found.group(1).rstrip())
-    except ValueError:
-        raise OperationOutputError("the host's answer to the update operation is not JSON") from None
-    if not isinstance(document, dict) or document.get("acs_hotfix") != PROTOCOL:
-        raise OperationOutputError("the host's answer to the update operation is of another protocol")
-    return document
+    return ANSWER.read(rc, stdout, stderr)
 
 
 def host_error(document: t.Mapping[str, t.Any]) -> str | None:

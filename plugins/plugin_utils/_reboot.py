@@ -32,11 +32,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import json
 import os
 import re
 import typing as t
 
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import Answer, OperationOutputError
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     REBOOT_KEYS,
     _probe,
@@ -48,6 +48,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import
 PROTOCOL = 1
 OPERATION_FILE = os.path.join(os.path.dirname(__file__), "_acs_reboot.ps1")
 MAX_OUTPUT_CHARS = 100_000
+ANSWER = Answer(key="acs_reboot", protocol=PROTOCOL, what="restart", max_chars=MAX_OUTPUT_CHARS)
 TRUSTED_INSTALLER = "TrustedInstaller"
 # The keys that say servicing is not finished, by the name the user reads.
 SERVICING_KEYS = {
@@ -60,14 +61,10 @@ ERROR_SHUTDOWN_IS_SCHEDULED = 1190
 DEFAULT_MESSAGE = "Restart by codesign.windows.acs_reboot to finish installing updates"
 MAX_MESSAGE_CHARS = 512   # shutdown.exe /c: "a maximum of 512 characters"
 
-_DOCUMENT_LINE = re.compile(r'^(?:\ufeff)?(\{"acs_reboot":.*)$', re.M)
 # CIM_DATETIME as Get-WmiObject returns it: yyyymmddHHMMSS.mmmmmmsUUU, UUU the offset from UTC in minutes
 # (https://learn.microsoft.com/en-us/windows/win32/wmisdk/cim-datetime).
 _DMTF = re.compile(r"^(\d{14})\.(\d{6})([+-])(\d{3})$")
 
-
-class OperationOutputError(ValueError):
-    """The host's answer is not one the controller can read."""
 
 
 class RebootFailed(Exception):
@@ -122,26 +119,9 @@ def render_operation(restart: bool = False, delay: int = 0, message: str = DEFAU
             "Invoke-AcsReboot -Operation $AcsReboot\n")
 
 
-def _text(value: t.Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
-
-
 def parse_operation_output(rc: t.Any, stdout: t.Any, stderr: t.Any) -> dict[str, t.Any]:
     """The operation's JSON document; OperationOutputError for anything else. Never raises otherwise."""
-    out = _text(stdout)[:MAX_OUTPUT_CHARS]
-    found = _DOCUMENT_LINE.search(out)
-    if found is None:
-        detail = clean_text(_text(stderr).strip(), 1000) or clean_text(out.strip(), 300) or "no output"
-        raise OperationOutputError(f"the host did not run the restart operation (rc={clean_text(rc, 20)}): {detail}")
-    try:
-        document = json.loads(found.group(1).rstrip())
-    except ValueError:
-        raise OperationOutputError("the host's answer to the restart operation is not JSON") from None
-    if not isinstance(document, dict) or document.get("acs_reboot") != PROTOCOL:
-        raise OperationOutputError("the host's answer to the restart operation is of another protocol")
-    return document
+    return ANSWER.read(rc, stdout, stderr)
 
 
 def parse_boot_time(value: t.Any) -> dt.datetime | None:

@@ -18,7 +18,6 @@ import binascii
 import dataclasses
 import functools
 import hashlib
-import json
 import os
 import re
 import typing as t
@@ -29,6 +28,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
     ROOT_CA_SHA1,
     ROOT_CA_SHA256,
 )
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import Answer, OperationOutputError
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     DISALLOWED_STORES,
     ROOT_STORES,
@@ -45,19 +45,16 @@ TARGET_STORE = "LocalMachine\\Root"
 TARGET_STORE_NAME = "root"
 MAX_CERTIFICATE_FILE = 1024 * 1024
 MAX_OUTPUT_CHARS = 200_000
+ANSWER = Answer(key="acs_root_ca", protocol=PROTOCOL, what="root certificate", max_chars=MAX_OUTPUT_CHARS)
 # .NET's and Win32's code for a refused write: E_ACCESSDENIED, as .NET reports it (signed 32-bit).
 E_ACCESSDENIED = -2147024891
 
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----")
-_DOCUMENT_LINE = re.compile(r'^(?:\ufeff)?(\{"acs_root_ca":.*)$', re.M)
 
 
 class RootCertificateError(ValueError):
     """The certificate offered is not the pinned root, or cannot be read."""
 
-
-class OperationOutputError(ValueError):
-    """The host's answer to the operation is not one the controller can read."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,27 +217,9 @@ def render_operation(root: RootCertificate | None) -> str:
             "Invoke-AcsRootCa -Operation $AcsRootCa\n")
 
 
-def _text(value: t.Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
-
-
 def parse_operation_output(rc: t.Any, stdout: t.Any, stderr: t.Any) -> dict[str, t.Any]:
     """The operation's JSON document; OperationOutputError for anything else. Never raises otherwise."""
-    out = _text(stdout)[:MAX_OUTPUT_CHARS]
-    found = _DOCUMENT_LINE.search(out)
-    if found is None:
-        detail = clean_text(_text(stderr).strip(), 1000) or clean_text(out.strip(), 300) or "no output"
-        raise OperationOutputError(f"the host did not run the root certificate operation (rc={clean_text(rc, 20)}): "
-                                   f"{detail}")
-    try:
-        document = json.loads(found.group(1).rstrip())
-    except ValueError:
-        raise OperationOutputError("the host's answer to the root certificate operation is not JSON") from None
-    if not isinstance(document, dict) or document.get("acs_root_ca") != PROTOCOL:
-        raise OperationOutputError("the host's answer to the root certificate operation is of another protocol")
-    return document
+    return ANSWER.read(rc, stdout, stderr)
 
 
 def _exceptions(record: t.Any) -> list[dict[str, t.Any]]:
