@@ -7,8 +7,10 @@
    ansible.windows peer (tests/benchmarks/playbooks/naive_peer.yml): whole ansible-playbook wall time,
    controller CPU and peak memory (wait4 rusage of its process tree), the emulator's CPU, HTTP
    requests and bytes per host.
-4. The controller side, one core: verdicts and every report format for 10,000 and 50,000 records.
-Then the targets of docs/performance.md, pass or fail.
+4. The controller side, one core: verdicts and every report format for 10,000 and 50,000 records, then
+   10,000-row exports (evidence CSV; ConfigMgr hosts and updates) read, judged and reported.
+Then the targets of docs/performance.md, pass or fail. ``--controller-only`` runs part 4 alone, without the
+emulated fleet.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".work" / "collections"))
 
 import conftest  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
 from ansible_collections.codesign.windows.plugins.plugin_utils import _report  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import load_catalog  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.codesign.windows.plugins.plugin_utils._exports import read_exports  # noqa: E402  pylint: disable=wrong-import-position
 from emulator.fleet import host_config  # noqa: E402  pylint: disable=wrong-import-position
 from emulator.windows import FIXTURES, build_host, load_templates  # noqa: E402  pylint: disable=wrong-import-position
 from emulator.wsman import Fleet  # noqa: E402  pylint: disable=wrong-import-position
@@ -169,49 +174,104 @@ def bench_requests_with_updates(updates: int, work: pathlib.Path, count: int = 4
 
 
 # ------------------------------------------------------------------------------ the controller's side
+REPORT_RUN = {"run_id": "bench", "generated_at": "2026-11-22T00:00:00Z", "policy_21h2": "strict", "gate_mode": "warn",
+              "catalog_version": "bench", "collection_version": "bench"}
+EXPORT_LAYOUTS = ("evidence CSV", "ConfigMgr")  # the exports of export_evidence.py, 10,000 hosts each
+# The controller side is timed in CPU seconds of its one-core process: on a machine shared with other
+# work, wall time would count the others' turns on that core too.
+
+
+def _time_formats(records: list[dict], timings: dict[str, float], bad_rows: list | None = None) -> None:
+    started = time.process_time()
+    document = _report.build_document(records, REPORT_RUN, bad_rows=bad_rows)
+    timings["build"] = time.process_time() - started
+    for name, render in (("json", _report.render_json), ("csv", _report.render_csv),
+                         ("html", _report.render_html), ("md", _report.render_markdown)):
+        started = time.process_time()
+        render(document)
+        timings[name] = time.process_time() - started
+
+
 def report_child(count: int) -> None:
     """One core, one process: verdicts for every record, then every report format. Prints JSON."""
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     data = records(count)
-    run = {"run_id": "bench", "generated_at": "2026-11-22T00:00:00Z", "policy_21h2": "strict", "gate_mode": "warn",
-           "catalog_version": "bench", "collection_version": "bench"}
-    started = time.perf_counter()
+    started = time.process_time()
     for record in data:
         if record["evidence"]:
             record["verdict"] = evaluate(record["evidence"])
-    timings = {"verdicts": time.perf_counter() - started}
-    started = time.perf_counter()
-    document = _report.build_document(data, run)
-    timings["build"] = time.perf_counter() - started
-    for name, render in (("json", _report.render_json), ("csv", _report.render_csv),
-                         ("html", _report.render_html), ("md", _report.render_markdown)):
-        started = time.perf_counter()
-        render(document)
-        timings[name] = time.perf_counter() - started
+    timings = {"verdicts": time.process_time() - started}
+    _time_formats(data, timings)
     print(json.dumps(timings))
 
 
-def bench_controller(counts: tuple[int, ...]) -> dict[int, tuple[float, float]]:
-    print("\ncontroller side, one core: verdicts + JSON + CSV + HTML + Markdown (a process per size)")
+def export_child(layout: str) -> None:
+    """One core, one process: a 10,000-host export read, judged (export_records) and reported. Prints JSON."""
+    from export_evidence import exports  # pylint: disable=import-outside-toplevel
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    catalog = load_catalog(None)
+    with tempfile.TemporaryDirectory() as directory:
+        sources = next(value for key, value in exports(pathlib.Path(directory)).items() if key.startswith(layout))
+        started = time.process_time()
+        exported = read_exports(sources)
+        timings = {"read": time.process_time() - started}
+    started = time.process_time()
+    data = _report.export_records(exported["records"], gate_mode="warn", policy_21h2="strict", catalog=catalog,
+                                  package=None)
+    timings["verdicts"] = time.process_time() - started
+    _time_formats(data, timings, exported["bad_rows"])
+    print(json.dumps({"hosts": len(data), **timings}))
+
+
+def _child(arguments: list[str]) -> tuple[dict, float]:
+    """Run this file with ``arguments`` in a process of its own: its printed timings and its peak MB."""
+    process = subprocess.Popen([sys.executable, __file__, *arguments],  # pylint: disable=consider-using-with
+                               stdout=subprocess.PIPE)
+    output = process.stdout.read()
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stdout.close()
+    if process.returncode:
+        raise RuntimeError(f"{arguments}: exit {process.returncode}")
+    return json.loads(output), usage.ru_maxrss / 1024
+
+
+def bench_controller(counts: tuple[int, ...]) -> dict[str, tuple[float, float, float, float]]:
+    """{label: (seconds, MB, target seconds, target MB)} for each size of report and each export."""
+    print("\ncontroller side, one core: verdicts + document + JSON + CSV + HTML + Markdown (a process per size)")
     print(f"{'hosts':>7} {'verdicts':>9} {'build':>6} {'json':>6} {'csv':>6} {'html':>6} {'md':>6} {'total s':>8} "
           f"{'peak MB':>8} {'target':>14}")
     results = {}
     for count in counts:
-        process = subprocess.Popen([sys.executable, __file__, "--report-child", str(count)],  # pylint: disable=consider-using-with
-                                   stdout=subprocess.PIPE)
-        output = process.stdout.read()
-        _pid, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        process.stdout.close()
-        timings = json.loads(output)
-        total, peak = sum(timings.values()), usage.ru_maxrss / 1024
-        results[count] = (total, peak)
+        timings, peak = _child(["--report-child", str(count)])
+        total = sum(timings.values())
         seconds, megabytes = REPORT_TARGETS.get(count, (float("inf"), float("inf")))
+        results[f"{count} hosts: verdicts and four formats"] = (total, peak, seconds, megabytes)
         verdict = "pass" if total <= seconds and peak <= megabytes else "FAIL"
         print(f"{count:>7} {timings['verdicts']:>9.2f} {timings['build']:>6.2f} {timings['json']:>6.2f} "
               f"{timings['csv']:>6.2f} {timings['html']:>6.2f} {timings['md']:>6.2f} {total:>8.2f} {peak:>8.0f} "
               f"{f'<={seconds:g}s {megabytes:g}MB':>14} {verdict}")
+    print("\nexports, one core: read + verdicts + document + four formats (a process per export; the budget is the "
+          "10,000-host one)")
+    print(f"{'export':14} {'hosts':>6} {'read':>6} {'verdicts':>9} {'build':>6} {'json':>6} {'csv':>6} {'html':>6} "
+          f"{'md':>6} {'total s':>8} {'peak MB':>8}")
+    seconds, megabytes = REPORT_TARGETS[10_000]
+    for layout in EXPORT_LAYOUTS:
+        timings, peak = _child(["--export-child", layout])
+        hosts = timings.pop("hosts")
+        total = sum(timings.values())
+        results[f"{layout} export, {hosts} hosts: read, verdicts, four formats"] = (total, peak, seconds, megabytes)
+        print(f"{layout:14} {hosts:>6} {timings['read']:>6.2f} {timings['verdicts']:>9.2f} {timings['build']:>6.2f} "
+              f"{timings['json']:>6.2f} {timings['csv']:>6.2f} {timings['html']:>6.2f} {timings['md']:>6.2f} "
+              f"{total:>8.2f} {peak:>8.0f} {'pass' if total <= seconds and peak <= megabytes else 'FAIL'}")
     return results
+
+
+def print_controller_targets(results: dict[str, tuple[float, float, float, float]]) -> None:
+    for label, (total, peak, seconds, megabytes) in results.items():
+        print(f"  {label:66} {total:6.2f} s {peak:5.0f} MB <= {seconds:g} s {megabytes:g} MB "
+              f"{'pass' if total <= seconds and peak <= megabytes else 'FAIL'}")
 
 
 def print_targets(fleets: dict[int, dict[str, Figures]], requests_many_updates: float) -> None:
@@ -238,10 +298,21 @@ def main() -> None:
     parser.add_argument("--hosts", default="50,200", help="fleet sizes, comma-separated (e.g. 50,200,1000)")
     parser.add_argument("--records", default="10000,50000", help="report sizes for the controller side")
     parser.add_argument("--keep", type=pathlib.Path, help="keep the playbook logs, reports and inventories here")
+    parser.add_argument("--controller-only", action="store_true",
+                        help="only the controller side: report sizes and exports, on one core, no emulated fleet")
     parser.add_argument("--report-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--export-child", choices=EXPORT_LAYOUTS, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.report_child:
         report_child(arguments.report_child)
+        return
+    if arguments.export_child:
+        export_child(arguments.export_child)
+        return
+    if arguments.controller_only:
+        results = bench_controller(tuple(int(x) for x in arguments.records.split(",")))
+        print("\ntargets (issue 13), controller side")
+        print_controller_targets(results)
         return
     bench_verdict()
     with tempfile.TemporaryDirectory() as directory:
@@ -249,8 +320,9 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         requests_many_updates = bench_requests_with_updates(1_200, work)
         fleets = {count: bench_fleet(count, work) for count in (int(x) for x in arguments.hosts.split(","))}
-    bench_controller(tuple(int(x) for x in arguments.records.split(",")))
+    controller = bench_controller(tuple(int(x) for x in arguments.records.split(",")))
     print_targets(fleets, requests_many_updates)
+    print_controller_targets(controller)
 
 
 if __name__ == "__main__":
