@@ -36,7 +36,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.model imp
     REPORT_SCHEMA_VERSION,
     build_document,
 )
-from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import mapping, unique
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import mapping, unique, without_cycle_collection
 
 FORMATS = ("json", "csv", "html", "md")
 DEFAULT_BASENAME = "acs-readiness"
@@ -269,6 +269,7 @@ def write_reports(document: t.Any, directory: t.Any, formats: t.Any = FORMATS,
     return paths
 
 
+@without_cycle_collection()
 def update_reports(records: t.Any, run: t.Any, directory: t.Any, formats: t.Any = FORMATS,
                    basename: str = DEFAULT_BASENAME, lock_timeout: float = LOCK_TIMEOUT, *,
                    compare: bool = False, previous_report: t.Any = None, bad_rows: t.Any = None

@@ -12,9 +12,7 @@ their SHA-256, computed from the files when the page is rendered.
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
-import gc
 import hashlib
 import json
 import os
@@ -42,6 +40,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain imp
     text,
     texts,
     unique,
+    without_cycle_collection,
 )
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -319,27 +318,13 @@ def page_view(document: t.Any) -> dict[str, t.Any]:
     }
 
 
-@contextlib.contextmanager
-def _without_cycle_collection() -> t.Iterator[None]:
-    # The page is ~15 escaped values per host, each a new (cycle-tracked) Markup object: with a
-    # 10,000-host document alive, the collector's passes over it cost more than the rendering.
-    # Nothing made here forms a cycle, so it is freed by reference counting all the same.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
+@without_cycle_collection()
 def render_html(document: t.Any) -> str:
     """One self-contained page: no request leaves it; every value from the data is escaped."""
-    with _without_cycle_collection():
-        view = page_view(document)
-        style, noscript_style, script = page_style(), asset("noscript.css"), asset("report.js")
-        return _environment().get_template("report.html.j2").render(
-            page=view,
-            csp=content_security_policy(script, (style, noscript_style)),
-            style=_raw_text(style, "style"), noscript_style=_raw_text(noscript_style, "style"),
-            script=_raw_text(script, "script"))
+    view = page_view(document)
+    style, noscript_style, script = page_style(), asset("noscript.css"), asset("report.js")
+    return _environment().get_template("report.html.j2").render(
+        page=view,
+        csp=content_security_policy(script, (style, noscript_style)),
+        style=_raw_text(style, "style"), noscript_style=_raw_text(noscript_style, "style"),
+        script=_raw_text(script, "script"))

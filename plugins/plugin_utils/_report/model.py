@@ -26,8 +26,10 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain imp
     opt_text,
     plain,
     safe_url,
+    shared_plain,
     text,
     texts,
+    without_cycle_collection,
 )
 from ansible_collections.codesign.windows.plugins.plugin_utils._summary import HOST_ERROR_STATUSES, summarize
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import CATALOG_SEARCH, STATUSES
@@ -92,7 +94,8 @@ def _status_of(record: t.Mapping[str, t.Any]) -> str:
 def normalize_record(index: int, record: t.Any) -> dict[str, t.Any]:
     """One host record as plain data with every documented key present; ValueError without a host name."""
     host = _host_name(index, record)
-    record_data = plain(record)
+    # The verdict and evidence are most of a record: kept as they are when plain already, not copied.
+    record_data = shared_plain(record)
     notes = []
     status = _status_of(record_data)
     if record_data.get("status") is None:
@@ -330,6 +333,7 @@ def _hold_back(views: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     return sorted(entries, key=lambda entry: natural(entry["host"]))
 
 
+@without_cycle_collection()
 def build_document(records: t.Any, run: t.Any, previous: t.Any = None, *, baseline: t.Any = None,
                    bad_rows: t.Any = None) -> dict[str, t.Any]:
     """The report document for ``records``; the hosts of ``previous`` are kept when it is the same run.
