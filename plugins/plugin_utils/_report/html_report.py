@@ -50,6 +50,9 @@ KB_KIND_TEXT = {"monthly_rollup": "monthly rollup", "security_only": "security-o
 CHANGE_LABEL = {"regressed": "Regressed", "unassessed": "Not checked now", "new": "New", "changed": "Changed",
                 "fixed": "Fixed", "gone": "Gone", "unchanged": "Unchanged"}
 PAGE_SIZE = 250
+# Rows written into the page as markup, for a reader without JavaScript (the script lays out every host
+# from the page's data, a page at a time): 50,000 rows of markup take Chromium seconds to parse.
+STATIC_ROWS = 1_000
 PAGE_SIZES = (100, PAGE_SIZE, 1000, 0)
 UNFOLDED_LIST = 40
 COLUMNS = (("#", "num"), ("Host", "text"), ("Status", "status"), ("Upgrade gate", "text"), ("Windows", "text"),
@@ -162,9 +165,23 @@ def _chart(counts: dict[str, int]) -> dict[str, t.Any]:
 
 
 def _host_table(views: list[dict[str, t.Any]], counts: dict[str, int]) -> tuple[dict[str, t.Any], list[dict[str, t.Any]]]:
+    """The host table: every host as data for the page's script, which lays out one page at a time, and the
+    first STATIC_ROWS hosts as markup as well, for a reader without JavaScript."""
     details: list[dict[str, t.Any]] = []
     index_of: dict[str, int] = {}
-    rows = []
+    # Each text once: at 50,000 hosts most cells repeat (a status, a Windows version, a KB, a next step).
+    texts: list[str] = []
+    text_index: dict[str, int] = {}
+
+    def text_of(value: str) -> int:
+        number = text_index.get(value)
+        if number is None:
+            number = text_index[value] = len(texts)
+            texts.append(value)
+        return number
+
+    static_rows = []
+    data_rows = []
     for position, view in enumerate(views, start=1):
         detail = _detail(view)
         # Hosts in one state share their explanation: storing each text once keeps 10,000 hosts small.
@@ -175,18 +192,25 @@ def _host_table(views: list[dict[str, t.Any]], counts: dict[str, int]) -> tuple[
         agents = view["agents"]
         # The order the template unpacks: position, status, detail, attention, checked at, host, status text,
         # gate, Windows, version, update needed, agents, agent service, service down, next step.
-        rows.append((
-            position, view["status"], index_of[key], view["attention"], display(view["gathered_at"]), display(view["host"]),
-            STATUS_TEXT[view["status"]][0], display(GATE_TEXT.get(view["gate_decision"], view["gate_decision"])),
-            display(view["os"]), display(view["os_version"]), display(" or ".join(view["required_kb"])),
-            display(", ".join(agent_model.agent_text(agent) for agent in agents)),
-            display(agent_model.service_text(agents)) if agents else "", view["service_down"],
-            shorten(display(view["next_step"]), NEXT_STEP_CHARS)))
+        row = (position, view["status"], index_of[key], view["attention"], display(view["gathered_at"]), display(view["host"]),
+               STATUS_TEXT[view["status"]][0], display(GATE_TEXT.get(view["gate_decision"], view["gate_decision"])),
+               display(view["os"]), display(view["os_version"]), display(" or ".join(view["required_kb"])),
+               display(", ".join(agent_model.agent_text(agent) for agent in agents)),
+               display(agent_model.service_text(agents)) if agents else "", view["service_down"],
+               shorten(display(view["next_step"]), NEXT_STEP_CHARS))
+        if position <= STATIC_ROWS:
+            static_rows.append(row)
+        # The order report.js reads (ROW_FIELDS there): status, detail, flags (1 attention, 2 service down),
+        # then the texts: checked at, host, status text, gate, Windows, version, update needed, agents,
+        # agent service, next step. The position is the row's place in the list.
+        data_rows.append([text_of(row[1]), row[2], int(row[3]) | int(row[13]) << 1,
+                          *(text_of(value) for value in row[4:13]), text_of(row[14])])
     options = [("", f"All hosts ({counts['total']})"),
                ("attention", f"Needs attention ({sum(1 for view in views if view['attention'])})")]
     options += [(status, f"{STATUS_TEXT[status][0]} ({counts[f'status:{status}']})")
                 for status in STATUS_ORDER if counts[f"status:{status}"]]
-    table = {"columns": COLUMNS, "rows": rows, "options": options, "total": counts["total"],
+    table = {"columns": COLUMNS, "rows": static_rows, "options": options, "total": counts["total"],
+             "data": {"texts": texts, "rows": data_rows},
              "page_sizes": [(size, size or "All", size == PAGE_SIZE) for size in PAGE_SIZES]}
     return table, details
 
