@@ -581,3 +581,39 @@ def test_changed_since_view_needs_no_javascript(browser, changes_file):
         assert static.errors() == []
     finally:
         static.close()
+
+
+def test_many_changes_are_paged_and_filtered_over_every_host(browser, records, tmp_path):
+    """2,000 hosts that all changed since last night: the view shows them a page at a time, its filter sees all."""
+    fleet = [{**record, "host": f"{record['host']}-{number:04d}"}
+             for number in range(2_000 // len(records) + 1) for record in records][:2_000]
+    earlier = [{**record, "status": "needs_kb" if record["status"] == "ready" else "ready"} for record in fleet]
+    baseline = {"document": _report.build_document(earlier, {**RUN, "run_id": "night-1"}), "path": "/r/night-1.json"}
+    document = _report.build_document(fleet, RUN, baseline=baseline)
+    path = pathlib.Path(_report.write_reports(document, tmp_path, formats=("html",))["html"])
+    rows = ("Array.from(document.querySelectorAll('#change-table tbody tr'))"
+            ".filter(row => row.offsetParent !== null).map(row => row.outerHTML)")
+    static = Page(browser, path, javascript=False)
+    try:
+        markup = static.evaluate(rows)
+        assert len(markup) == 1_000, "the first thousand as markup, for a reader without JavaScript"
+    finally:
+        static.close()
+    view = Page(browser, path)
+    try:
+        assert view.evaluate(rows) == markup[:250], "the script makes the rows the markup has"
+        assert view.evaluate("document.getElementById('changes-shown').textContent") == "2000 hosts"
+        assert view.evaluate("document.getElementById('change-page-text').textContent") == "Page 1 of 8"
+        view.click("#change-next")
+        second = view.evaluate("Array.from(document.querySelectorAll('#change-table tbody tr')).map(row => row.cells[0].textContent)")
+        assert second == [entry["host"] for entry in document["changes"]["hosts"]][250:500]
+        fixed = [entry["host"] for entry in document["changes"]["hosts"] if entry["change"] == "fixed"]
+        view.evaluate("(() => { const box = document.getElementById('change-filter'); box.value = 'fixed';"
+                      " box.dispatchEvent(new Event('change')); })()")
+        assert view.evaluate("document.getElementById('changes-shown').textContent") == f"{len(fixed)} hosts"
+        shown = view.evaluate("Array.from(document.querySelectorAll('#change-table tbody tr')).map(row => row.cells[0].textContent)")
+        assert shown == fixed[:250] and len(fixed) > 250
+        assert view.errors() == []
+    finally:
+        view.close()
+

@@ -83,7 +83,8 @@ def page_style() -> str:
     # first page of the table is laid out.
     return (asset("report.css") + "".join(f".st-{status}::before{{background:{colour}}}\n"
                                           for status, (_label, _meaning, colour) in STATUS_TEXT.items())
-            + f"#host-table:not(.live) #hosts tbody tr:nth-child(n+{PAGE_SIZE + 1}){{display:none}}\n")
+            + f"#host-table:not(.live) #hosts tbody tr:nth-child(n+{PAGE_SIZE + 1}){{display:none}}\n"
+            + f"#changes:not(.live) #change-table tbody tr:nth-child(n+{PAGE_SIZE + 1}){{display:none}}\n")
 
 
 def csp_hash(source: str) -> str:
@@ -285,15 +286,27 @@ def _changes_view(changes: t.Any) -> dict[str, t.Any] | None:
     entries = [entry for entry in changes.get("hosts") or [] if isinstance(entry, Mapping)]
     moved = [entry for entry in entries if entry.get("change") in CHANGE_TEXT and entry.get("change") != "unchanged"]
     since = text(earlier.get("run_id")) or "the previous run"
+    rows = [(entry["change"], CHANGE_LABEL[entry["change"]], display(entry.get("host")),
+             display(STATUS_TEXT[entry["before"]][0] if entry.get("before") in STATUS_TEXT else entry.get("before") or "not in the run"),
+             display(STATUS_TEXT[entry["after"]][0] if entry.get("after") in STATUS_TEXT else entry.get("after") or "not in the run"))
+            for entry in moved]
+    # As the host table: every row as data for the script, a page at a time; the first rows as markup too.
+    texts: list[str] = []
+    text_index: dict[str, int] = {}
+    for row in rows:
+        for value in row:
+            if value not in text_index:
+                text_index[value] = len(texts)
+                texts.append(value)
     return {
         "heading": display(f"Changed since run {since}"
                            + (f" ({text(earlier.get('generated_at'))})" if earlier.get("generated_at") else "")),
         "path": display(earlier.get("path")),
         "cards": [(kind, display(counts.get(kind, 0)), CHANGE_LABEL[kind], CHANGE_TEXT[kind]) for kind in CHANGE_KINDS],
-        "rows": [(entry["change"], CHANGE_LABEL[entry["change"]], display(entry.get("host")),
-                  display(STATUS_TEXT[entry["before"]][0] if entry.get("before") in STATUS_TEXT else entry.get("before") or "not in the run"),
-                  display(STATUS_TEXT[entry["after"]][0] if entry.get("after") in STATUS_TEXT else entry.get("after") or "not in the run"))
-                 for entry in moved],
+        "rows": rows[:STATIC_ROWS],
+        "total": len(rows),
+        # The fields of a row, as indexes into texts: change, label, host, before, now.
+        "data": {"texts": texts, "rows": [[text_index[value] for value in row] for row in rows], "page_size": PAGE_SIZE},
         "options": [("", f"All changes ({len(moved)})")] + [
             (kind, f"{CHANGE_LABEL[kind]} ({display(counts.get(kind, 0))})") for kind in CHANGE_KINDS
             if kind != "unchanged" and counts.get(kind)],

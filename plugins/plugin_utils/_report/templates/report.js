@@ -265,22 +265,61 @@
   render();
   section.classList.add("live");
 
-  // The "changed since" view: show the hosts of one kind of change.
+  // The "changed since" view: the hosts of one kind of change, a page at a time, from the page's data.
   var changes = document.getElementById("changes");
   var changeBox = document.getElementById("change-filter");
   if (changes && changeBox) {
-    var changeRows = Array.prototype.slice.call(changes.querySelectorAll("#change-table tbody tr"));
+    var CHANGES = JSON.parse(document.getElementById("change-rows").textContent);
+    var changeBody = document.querySelector("#change-table tbody");
     var changesShown = document.getElementById("changes-shown");
+    var changePager = document.getElementById("change-pager");
+    var changePageText = document.getElementById("change-page-text");
+    var changePrevious = document.getElementById("change-previous");
+    var changeNext = document.getElementById("change-next");
+    // The fields of a data row, as indexes into CHANGES.texts: change, label, host, before, now.
+    var changeItems = CHANGES.rows.map(function (fields) { return {fields: fields, row: null}; });
+    var changeMatches = changeItems;
+    var changePage = 0;
+    var changeText = function (item, index) { return CHANGES.texts[item.fields[index]]; };
+    var changeRowOf = function (item) {
+      if (!item.row) {
+        var kind = changeText(item, 0);
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-change", kind);
+        add(tr, "td", changeText(item, 2), "host-name");
+        add(tr, "td", changeText(item, 1), "change change-" + kind);
+        add(tr, "td", changeText(item, 3));
+        add(tr, "td", changeText(item, 4));
+        item.row = tr;
+      }
+      return item.row;
+    };
+    var renderChanges = function () {
+      var size = CHANGES.page_size;
+      var pages = Math.max(1, Math.ceil(changeMatches.length / size));
+      changePage = Math.min(Math.max(changePage, 0), pages - 1);
+      var fragment = document.createDocumentFragment();
+      changeMatches.slice(changePage * size, (changePage + 1) * size).forEach(function (item) {
+        fragment.appendChild(changeRowOf(item));
+      });
+      changeBody.textContent = "";
+      changeBody.appendChild(fragment);
+      var count = changeMatches.length;
+      changesShown.textContent = count + (count === 1 ? " host" : " hosts");
+      changePager.hidden = pages < 2;
+      changePageText.textContent = "Page " + (changePage + 1) + " of " + pages;
+      changePrevious.disabled = changePage === 0;
+      changeNext.disabled = changePage >= pages - 1;
+    };
     changeBox.addEventListener("change", function () {
       var want = changeBox.value;
-      var count = 0;
-      changeRows.forEach(function (row) {
-        var show = !want || row.getAttribute("data-change") === want;
-        row.hidden = !show;
-        if (show) { count += 1; }
-      });
-      changesShown.textContent = count + (count === 1 ? " host" : " hosts");
+      changeMatches = changeItems.filter(function (item) { return !want || changeText(item, 0) === want; });
+      changePage = 0;
+      renderChanges();
     });
+    changePrevious.addEventListener("click", function () { changePage -= 1; renderChanges(); });
+    changeNext.addEventListener("click", function () { changePage += 1; renderChanges(); });
+    renderChanges();
     changes.classList.add("live");
   }
 }());
