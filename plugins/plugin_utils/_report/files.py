@@ -35,6 +35,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.markdown_
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import (
     REPORT_SCHEMA_VERSION,
     build_document,
+    comparison_basis,
 )
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import mapping, unique, without_cycle_collection
 
@@ -288,8 +289,14 @@ def update_reports(records: t.Any, run: t.Any, directory: t.Any, formats: t.Any 
     with report_lock(target, basename, lock_timeout):
         previous = read_previous(target, basename)
         run_id = mapping(run).get("run_id")
+        same_run = previous is not None and mapping(previous.get("run")).get("run_id") == run_id
+        if not same_run:
+            # Another run's report is not merged (build_document would ignore it): let it go before the
+            # baseline is read, so that two large reports are never in memory at once.
+            previous = None
         baseline = find_baseline(target, run_id, basename, previous_report) if compare else None
+        if baseline is not None:
+            baseline = {**baseline, "document": comparison_basis(baseline["document"])}
         document = build_document(records, run, previous, baseline=baseline, bad_rows=bad_rows)
-        same_run = previous is not None and mapping(previous.get("run")).get("run_id") == mapping(document.get("run")).get("run_id")
         paths = write_reports(document, target, formats, basename, replaces_run=not same_run)
     return document, paths

@@ -405,6 +405,22 @@ def normalize_bad_rows(rows: t.Any) -> list[dict[str, t.Any]]:
     return normalized
 
 
+def comparison_basis(earlier: t.Any) -> t.Any:
+    """What the comparison reads of an earlier report: its run, and each host's name and status.
+
+    The earlier report of 50,000 hosts is some 500 MB once parsed: keeping only this while the new report
+    is built and written keeps the two from being in memory at once. Entries that are no mapping are kept
+    as they are (the comparison skips them), and a status is read as the comparison reads it.
+    """
+    if not isinstance(earlier, Mapping):
+        return earlier
+    hosts = earlier.get("hosts")
+    if isinstance(hosts, list):
+        hosts = [{"host": record.get("host"), "status": _status_of(record)} if isinstance(record, Mapping) else record
+                 for record in hosts]
+    return {"run": earlier.get("run"), "hosts": hosts}
+
+
 def _changes(views: list[dict[str, t.Any]], baseline: t.Any) -> dict[str, t.Any] | None:
     """The comparison with an earlier run (docs/report-schema.md ``changes``), or None without one."""
     if not isinstance(baseline, Mapping) or not isinstance(baseline.get("document"), Mapping):
@@ -413,9 +429,10 @@ def _changes(views: list[dict[str, t.Any]], baseline: t.Any) -> dict[str, t.Any]
     before = {}
     for index, record in enumerate(earlier.get("hosts") if isinstance(earlier.get("hosts"), list) else []):
         try:
-            before[_host_name(index, record)] = _status_of(record)
+            host = _host_name(index, record)  # first: it refuses what is no record, which _status_of cannot read
         except ValueError:
             continue  # a hand-damaged entry of the earlier report cannot be compared
+        before[host] = _status_of(record)
     comparison = compare_statuses(before, {view["host"]: view["status"] for view in views})
     earlier_run = mapping(earlier.get("run"))
     return {

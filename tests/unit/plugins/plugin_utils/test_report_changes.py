@@ -198,3 +198,29 @@ def test_bad_rows_of_batches_of_one_run_add_up_once():
     first = build_document([], _run("r1"), bad_rows=BAD_ROWS[:1])
     second = build_document([], _run("r1"), first, bad_rows=BAD_ROWS)
     assert second["bad_rows"] == BAD_ROWS
+
+
+def test_the_comparison_reads_only_names_and_statuses_of_the_earlier_report():
+    """update_reports keeps only this of last night's report while it builds tonight's: the same changes."""
+    from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import comparison_basis  # pylint: disable=import-outside-toplevel
+
+    earlier = build_document([_record("a", "needs_kb"), _record("b", "ready"), _record("c", "ready")], _run("night1"))
+    earlier["hosts"][0]["status"] = "no-such-status"   # hand-edited: read from the verdict, as the comparison does
+    earlier["hosts"].append("not a record")
+    earlier["hosts"].append({"host": "", "status": "ready"})
+    tonight = [_record("a", "ready"), _record("b", "needs_kb"), _record("d", "ready")]
+    whole = build_document(tonight, _run("night2"), baseline={"document": earlier, "path": "/r/n1.json"})
+    basis = comparison_basis(earlier)
+    assert set(basis) == {"run", "hosts"} and all(set(entry) == {"host", "status"}
+                                                  for entry in basis["hosts"] if isinstance(entry, dict))
+    slim = build_document(tonight, _run("night2"), baseline={"document": basis, "path": "/r/n1.json"})
+    assert slim["changes"] == whole["changes"]
+    assert {entry["host"]: entry["change"] for entry in slim["changes"]["hosts"]} == {
+        "a": "fixed", "b": "regressed", "c": "gone", "d": "new"}
+    assert comparison_basis(["not", "a", "report"]) == ["not", "a", "report"]
+
+
+def test_an_earlier_report_entry_that_is_no_record_is_skipped_not_raised():
+    earlier = {"run": {"run_id": "night1"}, "hosts": ["not a record", 7, None, {"host": "a", "status": "ready"}]}
+    document = build_document([_record("a", "needs_kb")], _run("night2"), baseline={"document": earlier, "path": "p"})
+    assert [(entry["host"], entry["change"]) for entry in document["changes"]["hosts"]] == [("a", "regressed")]
