@@ -9,7 +9,8 @@
    requests and bytes per host.
 4. The controller side, one core: verdicts and every report format for 10,000 and 50,000 records, then
    10,000-row exports (evidence CSV; ConfigMgr hosts and updates) read, judged and reported, and the
-   load of the 50,000-host HTML page in headless Chromium.
+   second night of the largest size through update_reports (the role's report step: last night's report
+   read and compared, four files written), and the load of the 50,000-host HTML page in headless Chromium.
 Then the targets of docs/performance.md, pass or fail. ``--controller-only`` runs part 4 alone, without the
 emulated fleet.
 """
@@ -227,6 +228,20 @@ def export_child(layout: str) -> None:
     print(json.dumps({"hosts": len(data), **timings, "wall": time.perf_counter() - wall}))
 
 
+def nightly_child(count: int, night: str, directory: str) -> None:
+    """One core, one process: what the role's report step does on a night of ``count`` hosts, the files of the
+    night before in ``directory``: update_reports reads them, compares, writes the four formats. Prints JSON."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    data = records(count)
+    for record in data:
+        if record["evidence"]:
+            record["verdict"] = evaluate(record["evidence"])
+    wall = time.perf_counter()
+    started = time.process_time()
+    _report.update_reports(data, {**REPORT_RUN, "run_id": night}, directory, compare=True)
+    print(json.dumps({"update_reports": time.process_time() - started, "wall": time.perf_counter() - wall}))
+
+
 def _child(arguments: list[str]) -> tuple[dict, float]:
     """Run this file with ``arguments`` in a process of its own: its printed timings and its peak MB."""
     process = subprocess.Popen([sys.executable, __file__, *arguments],  # pylint: disable=consider-using-with
@@ -270,6 +285,16 @@ def bench_controller(counts: tuple[int, ...]) -> dict[str, tuple[float, float, f
         print(f"{layout:14} {hosts:>6} {timings['read']:>6.2f} {timings['verdicts']:>9.2f} {timings['build']:>6.2f} "
               f"{timings['json']:>6.2f} {timings['csv']:>6.2f} {timings['html']:>6.2f} {timings['md']:>6.2f} "
               f"{total:>8.2f} {wall:>7.2f} {peak:>8.0f} {'pass' if total <= seconds and peak <= megabytes else 'FAIL'}")
+    count = max(counts)
+    with tempfile.TemporaryDirectory() as directory:
+        _child(["--nightly-child", str(count), "night-1", directory])
+        timings, peak = _child(["--nightly-child", str(count), "night-2", directory])
+    seconds, megabytes = REPORT_TARGETS.get(count, (float("inf"), float("inf")))
+    total = timings["update_reports"]
+    results[f"{count} hosts, second night: update_reports"] = (total, peak, seconds, megabytes)
+    print(f"\nsecond night of {count} hosts, one core: update_reports (reads last night's report, compares, writes "
+          f"the four files), verdicts not counted: {total:.2f} CPU s, {timings['wall']:.2f} wall s, {peak:.0f} MB peak "
+          f"{'pass' if total <= seconds and peak <= megabytes else 'FAIL'}")
     return results
 
 
@@ -351,12 +376,17 @@ def main() -> None:
                         help="only the controller side: report sizes and exports, on one core, no emulated fleet")
     parser.add_argument("--report-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--export-child", choices=EXPORT_LAYOUTS, help=argparse.SUPPRESS)
+    parser.add_argument("--nightly-child", nargs=3, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.report_child:
         report_child(arguments.report_child)
         return
     if arguments.export_child:
         export_child(arguments.export_child)
+        return
+    if arguments.nightly_child:
+        count, night, directory = arguments.nightly_child
+        nightly_child(int(count), night, directory)
         return
     if arguments.controller_only:
         results = bench_controller(tuple(int(x) for x in arguments.records.split(",")))
