@@ -224,3 +224,28 @@ def test_an_earlier_report_entry_that_is_no_record_is_skipped_not_raised():
     earlier = {"run": {"run_id": "night1"}, "hosts": ["not a record", 7, None, {"host": "a", "status": "ready"}]}
     document = build_document([_record("a", "needs_kb")], _run("night2"), baseline={"document": earlier, "path": "p"})
     assert [(entry["host"], entry["change"]) for entry in document["changes"]["hosts"]] == [("a", "regressed")]
+
+
+def test_another_runs_report_is_not_parsed_and_the_baseline_only_in_part(tmp_path, monkeypatch):
+    """Last night's report of 50,000 hosts is some 500 MB parsed: tonight reads its run id from its first bytes,
+    and of the baseline only names and statuses."""
+    from ansible_collections.codesign.windows.plugins.plugin_utils._report import files  # pylint: disable=import-outside-toplevel
+    from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import comparison_basis  # pylint: disable=import-outside-toplevel
+
+    update_reports([_record("a", "needs_kb"), _record("b", "ready")], _run("night1"), tmp_path, compare=True)
+    path = tmp_path / "acs-readiness.json"
+    full = files.read_report(path)
+    slim = files.read_report(path, for_comparison=True)
+    assert slim == comparison_basis(full) and "evidence" not in json.dumps(slim)
+    assert find_baseline(tmp_path, "night2", for_comparison=True)["document"] == slim
+
+    parsed = []
+    real_read_report = files.read_report
+    monkeypatch.setattr(files, "read_report", lambda *args, **kwargs: parsed.append(args[0]) or real_read_report(*args, **kwargs))
+    assert files.read_previous(tmp_path, run_id="night2") is None and parsed == []
+    assert files.read_previous(tmp_path, run_id="night1") == full and len(parsed) == 1
+    # A file laid out otherwise (keys reordered by hand) is read whole, as before.
+    path.write_text(json.dumps({"run": full["run"], **full}), encoding="utf-8")
+    assert files.read_previous(tmp_path, run_id="night2")["run"]["run_id"] == "night1"
+    document, _paths = update_reports([_record("a", "ready")], _run("night2"), tmp_path, compare=True)
+    assert {entry["host"]: entry["change"] for entry in document["changes"]["hosts"]} == {"a": "fixed", "b": "gone"}
