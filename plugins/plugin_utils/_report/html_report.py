@@ -165,22 +165,28 @@ def _chart(counts: dict[str, int]) -> dict[str, t.Any]:
             "description": "; ".join(f"{entry['label']}: {entry['count']}" for entry in bars)}
 
 
+class _TextTable:
+    """Each distinct text once, numbered: the rows of a table in the page's data refer to their texts by
+    number, because at 50,000 hosts most cells repeat (a status, a Windows version, a KB, a next step)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self._numbers: dict[str, int] = {}
+
+    def number(self, value: str) -> int:
+        found = self._numbers.get(value)
+        if found is None:
+            found = self._numbers[value] = len(self.texts)
+            self.texts.append(value)
+        return found
+
+
 def _host_table(views: list[dict[str, t.Any]], counts: dict[str, int]) -> tuple[dict[str, t.Any], list[dict[str, t.Any]]]:
     """The host table: every host as data for the page's script, which lays out one page at a time, and the
     first STATIC_ROWS hosts as markup as well, for a reader without JavaScript."""
     details: list[dict[str, t.Any]] = []
     index_of: dict[str, int] = {}
-    # Each text once: at 50,000 hosts most cells repeat (a status, a Windows version, a KB, a next step).
-    texts: list[str] = []
-    text_index: dict[str, int] = {}
-
-    def text_of(value: str) -> int:
-        number = text_index.get(value)
-        if number is None:
-            number = text_index[value] = len(texts)
-            texts.append(value)
-        return number
-
+    texts = _TextTable()
     static_rows = []
     data_rows = []
     for position, view in enumerate(views, start=1):
@@ -201,17 +207,17 @@ def _host_table(views: list[dict[str, t.Any]], counts: dict[str, int]) -> tuple[
                shorten(display(view["next_step"]), NEXT_STEP_CHARS))
         if position <= STATIC_ROWS:
             static_rows.append(row)
-        # The order report.js reads (ROW_FIELDS there): status, detail, flags (1 attention, 2 service down),
-        # then the texts: checked at, host, status text, gate, Windows, version, update needed, agents,
-        # agent service, next step. The position is the row's place in the list.
-        data_rows.append([text_of(row[1]), row[2], int(row[3]) | int(row[13]) << 1,
-                          *(text_of(value) for value in row[4:13]), text_of(row[14])])
+        # The fields report.js reads (its STATUS, DETAIL, FLAGS... numbers): status, detail, flags (1 attention,
+        # 2 service down), then the texts: checked at, host, status text, gate, Windows, version, update needed,
+        # agents, agent service, next step. The position is the row's place in the list.
+        data_rows.append([texts.number(row[1]), row[2], int(row[3]) | int(row[13]) << 1,
+                          *(texts.number(value) for value in row[4:13]), texts.number(row[14])])
     options = [("", f"All hosts ({counts['total']})"),
                ("attention", f"Needs attention ({sum(1 for view in views if view['attention'])})")]
     options += [(status, f"{STATUS_TEXT[status][0]} ({counts[f'status:{status}']})")
                 for status in STATUS_ORDER if counts[f"status:{status}"]]
     table = {"columns": COLUMNS, "rows": static_rows, "options": options, "total": counts["total"],
-             "data": {"texts": texts, "rows": data_rows},
+             "data": {"texts": texts.texts, "rows": data_rows},
              "page_sizes": [(size, size or "All", size == PAGE_SIZE) for size in PAGE_SIZES]}
     return table, details
 
@@ -291,13 +297,8 @@ def _changes_view(changes: t.Any) -> dict[str, t.Any] | None:
              display(STATUS_TEXT[entry["after"]][0] if entry.get("after") in STATUS_TEXT else entry.get("after") or "not in the run"))
             for entry in moved]
     # As the host table: every row as data for the script, a page at a time; the first rows as markup too.
-    texts: list[str] = []
-    text_index: dict[str, int] = {}
-    for row in rows:
-        for value in row:
-            if value not in text_index:
-                text_index[value] = len(texts)
-                texts.append(value)
+    texts = _TextTable()
+    data_rows = [[texts.number(value) for value in row] for row in rows]
     return {
         "heading": display(f"Changed since run {since}"
                            + (f" ({text(earlier.get('generated_at'))})" if earlier.get("generated_at") else "")),
@@ -306,7 +307,7 @@ def _changes_view(changes: t.Any) -> dict[str, t.Any] | None:
         "rows": rows[:STATIC_ROWS],
         "total": len(rows),
         # The fields of a row, as indexes into texts: change, label, host, before, now.
-        "data": {"texts": texts, "rows": [[text_index[value] for value in row] for row in rows], "page_size": PAGE_SIZE},
+        "data": {"texts": texts.texts, "rows": data_rows, "page_size": PAGE_SIZE},
         "options": [("", f"All changes ({len(moved)})")] + [
             (kind, f"{CHANGE_LABEL[kind]} ({display(counts.get(kind, 0))})") for kind in CHANGE_KINDS
             if kind != "unchanged" and counts.get(kind)],
