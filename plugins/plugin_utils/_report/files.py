@@ -85,8 +85,8 @@ def _slim_host_record(item: dict[str, t.Any]) -> dict[str, t.Any]:
     Its evidence and verdict are dropped as soon as the record is read, so that a report of 50,000 hosts
     is never whole in memory when only names and statuses are wanted (model.comparison_basis).
     """
-    if "verdict" not in item and "evidence" not in item:
-        return item
+    if "host" not in item or ("verdict" not in item and "evidence" not in item):
+        return item  # not a host record: the run's agent package has a verdict too
     verdict = item.get("verdict")
     return {"host": item.get("host"), "status": item.get("status"), "error": item.get("error"),
             "verdict": {"status": verdict.get("status")} if isinstance(verdict, dict) else verdict}

@@ -249,3 +249,14 @@ def test_another_runs_report_is_not_parsed_and_the_baseline_only_in_part(tmp_pat
     assert files.read_previous(tmp_path, run_id="night2")["run"]["run_id"] == "night1"
     document, _paths = update_reports([_record("a", "ready")], _run("night2"), tmp_path, compare=True)
     assert {entry["host"]: entry["change"] for entry in document["changes"]["hosts"]} == {"a": "fixed", "b": "gone"}
+
+
+def test_reading_for_comparison_leaves_the_run_as_it_is(tmp_path):
+    """The agent package of the run has a verdict too: only host records are cut down."""
+    from ansible_collections.codesign.windows.plugins.plugin_utils._report import files  # pylint: disable=import-outside-toplevel
+
+    package = {"path": "/pkg/agent.msi", "verdict": "acs_signed", "reasons": ["signed"]}
+    update_reports([_record("a", "ready")], {**_run("night1"), "agent_package": package}, tmp_path)
+    slim = files.read_report(tmp_path / "acs-readiness.json", for_comparison=True)
+    assert slim["run"]["agent_package"] == package
+    assert slim["hosts"] == [{"host": "a", "status": "ready"}]
