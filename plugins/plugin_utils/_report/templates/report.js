@@ -20,7 +20,9 @@
   var DATA = JSON.parse(document.getElementById("host-rows").textContent);
   var TEXTS = DATA.texts;
   // The fields of a data row: status, detail, flags, then indexes into TEXTS.
-  var STATUS = 0, DETAIL = 1, FLAGS = 2, AT = 3, HOST = 4, SHOWN_FIELDS = [4, 5, 6, 7, 8, 9, 10, 11, 12];
+  var STATUS = 0, DETAIL = 1, FLAGS = 2, AT = 3, HOST = 4, STATUS_TEXT = 5, GATE = 6, WINDOWS = 7, VERSION = 8,
+    UPDATE = 9, AGENTS = 10, SERVICE = 11, NEXT_STEP = 12;
+  var SHOWN_FIELDS = [HOST, STATUS_TEXT, GATE, WINDOWS, VERSION, UPDATE, AGENTS, SERVICE, NEXT_STEP];
   var ATTENTION = 1, SERVICE_DOWN = 2;
   // The field each column shows, by column number (the first is the position).
   var COLUMN_FIELDS = [null].concat(SHOWN_FIELDS);
@@ -46,11 +48,15 @@
     if (field(item, AT)) { tr.setAttribute("data-at", field(item, AT)); }
     add(tr, "td", String(item.position), "num");
     add(tr, "td", field(item, HOST), "host");
-    add(tr, "td", field(item, 5), "st st-" + status);
-    [6, 7, 8, 9, 10].forEach(function (index) { add(tr, "td", field(item, index)); });
+    add(tr, "td", field(item, STATUS_TEXT), "st st-" + status);
+    [GATE, WINDOWS, VERSION, UPDATE, AGENTS].forEach(function (index) { add(tr, "td", field(item, index)); });
     var service = add(tr, "td");
-    if (fields[FLAGS] & SERVICE_DOWN) { add(service, "span", field(item, 11), "down"); } else { service.textContent = field(item, 11); }
-    add(tr, "td", field(item, 12));
+    if (fields[FLAGS] & SERVICE_DOWN) {
+      add(service, "span", field(item, SERVICE), "down");
+    } else {
+      service.textContent = field(item, SERVICE);
+    }
+    add(tr, "td", field(item, NEXT_STEP));
     item.row = tr;
     return tr;
   }
