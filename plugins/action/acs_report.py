@@ -21,13 +21,18 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report import (
     FORMATS,
     export_records,
     host_record,
-    hosts_by_change,
     render_markdown,
     update_reports,
 )
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.merge import DEFAULT_SLICE_BASENAME, MergeError, merge_files
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import plain
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.records import utc_now
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.stats import (
+    DEFAULT_HOST_LIST_CAP,
+    changes_summary,
+    published_stats,
+    remediation_summary,
+)
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import POLICIES_21H2
 
 ARGUMENT_SPEC = {
@@ -55,6 +60,7 @@ ARGUMENT_SPEC = {
         "expected": {"type": "int"},
         "expected_hosts": {"type": "list", "elements": "str"},
     }},
+    "host_list_cap": {"type": "int", "default": DEFAULT_HOST_LIST_CAP},
 }
 
 
@@ -69,6 +75,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         result["changed"] = False
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        if args["host_list_cap"] < 0:
+            result.update(failed=True, msg=f"acs_report: host_list_cap must be 0 or more, got {args['host_list_cap']}")
+            return result
         try:
             catalog = load_catalog(args["catalog"])
         except CatalogError as exc:
@@ -137,8 +146,9 @@ class ActionModule(ActionBase):
             markdown=render_markdown(document, paths=paths),
             hosts_in_report=len(document["hosts"]),
             bad_rows=len(document["bad_rows"]),
-            changes=_changes_summary(document["changes"]),
-            remediation=_remediation_summary(document.get("remediation")),
+            changes=changes_summary(document["changes"], args["host_list_cap"]),
+            remediation=remediation_summary(document.get("remediation"), args["host_list_cap"]),
+            stats=published_stats(document, paths, args["run_id"], args["host_list_cap"]),
             msg=f"report on {len(document['hosts'])} hosts written to {directory}",
         )
         if merged is not None:
@@ -168,22 +178,3 @@ def _statuses(records, document):
     bring hosts of another AWX slice, unknown to this inventory, into a later play."""
     in_report = {record["host"]: record["status"] for record in document["hosts"]}
     return {record["host"]: in_report.get(record["host"], record["status"]) for record in records}
-
-
-# Lists of host names in the result (and the role's set_stats) stop here; the report has every host.
-CHANGE_LIST_CAP = 200
-
-
-def _changes_summary(changes):
-    """The comparison in brief: the earlier run, the counts and capped host lists per kind of change."""
-    if not changes:
-        return None
-    return {"previous_run": changes["previous_run"], "counts": changes["counts"],
-            "hosts": hosts_by_change(changes, cap=CHANGE_LIST_CAP)}
-
-
-def _remediation_summary(remediation):
-    """Before -> after of a remediation in brief: the counts and capped host lists per kind of change."""
-    if not remediation:
-        return None
-    return {"counts": remediation["counts"], "hosts": hosts_by_change(remediation, cap=CHANGE_LIST_CAP)}

@@ -156,6 +156,12 @@ options:
             C(failed), with an error saying so, so that it is in every format.
         type: list
         elements: str
+  host_list_cap:
+    description:
+      - The most host names each list of RV(stats) and RV(changes) holds. Counts are always whole; the report
+        files list every host. V(0) keeps the counts only.
+    type: int
+    default: 100
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -248,14 +254,46 @@ changes:
   description:
     - The comparison with the earlier run, or C(null) without one. C(previous_run) (C(run_id), C(generated_at),
       C(path)), C(counts) per kind of change, and C(hosts), per kind but C(unchanged), the host names, each list
-      cut at 200 names; C(hosts.truncated) gives the full count of each list that was cut. The report has every host.
+      cut at O(host_list_cap) names; C(hosts.truncated) gives the full count of each list that was cut. The report
+      has every host.
   returned: success
   type: dict
 remediation:
   description:
     - Each remediated host's status before and after this run's remediation, compared as C(changes) are, or C(null)
       when no host was remediated. C(counts) per kind of change, and C(hosts), per kind but C(unchanged), the host
-      names, each list cut at 200 names. The report's C(remediation) section has every host with what was done.
+      names, each list cut at O(host_list_cap) names. The report's C(remediation) section has every host with what was
+      done.
   returned: success
   type: dict
+stats:
+  description:
+    - The fleet summary the role publishes with C(set_stats) as C(acs_readiness), small however many hosts.
+    - C(run_id), C(total), C(ready), C(by_status) (counts); C(hosts_needing_action), C(ready_hosts), C(hold_back)
+      and, per Trend product in C(products), C(ready_hosts), C(not_ready_hosts), C(hold_back_hosts) and
+      C(service_down_hosts) (host names, each list cut at O(host_list_cap)); C(reports) (the paths);
+      C(changes) (as RV(changes)); C(remediation) (as RV(remediation)); C(host_list_cap).
+    - C(truncated) maps each cut list (C(ready_hosts), C(products.apex_one.ready_hosts)...) to its full length;
+      C(note) says how many lists were cut and how many names left out, and names the report that has every
+      host (empty when nothing was cut).
+  returned: success
+  type: dict
+  sample:
+    run_id: awx-4242
+    total: 50000
+    ready: 41234
+    by_status: {ready: 41234, needs_kb: 8000, unreachable: 766}
+    ready_hosts: [web0001, web0002]
+    hosts_needing_action: [app0001]
+    products: {apex_one: {name: Trend Micro Apex One, total: 50000, ready: 41234, not_ready: 8766,
+                          ready_hosts: [web0001], not_ready_hosts: [app0001], hold_back_hosts: [],
+                          service_down_hosts: [], versions: {14.0.0.12526: 50000}}}
+    hold_back: []
+    reports: {json: /var/lib/acs-reports/acs-readiness.json}
+    changes: null
+    host_list_cap: 100
+    truncated: {ready_hosts: 41234, hosts_needing_action: 8766, products.apex_one.ready_hosts: 41234,
+                products.apex_one.not_ready_hosts: 8766}
+    note: "4 host lists cut at 100 names, 99600 names left out (truncated and changes.hosts.truncated give each
+      full length); every host is in the report: /var/lib/acs-reports/acs-readiness.json"
 """

@@ -415,7 +415,7 @@ def test_injected_markup_is_shown_as_text_and_never_runs(browser, records, tmp_p
         assert "<b onmouseover=alert(1)>bold</b>" in detail
         assert hostile_page.evaluate("typeof window.injected") == "undefined"
         assert hostile_page.evaluate("document.querySelectorAll('img, [onmouseover], [onerror], a[href^=javascript]').length") == 0
-        assert hostile_page.evaluate("document.querySelectorAll('script').length") == 3   # status order, details, code
+        assert hostile_page.evaluate("document.querySelectorAll('script').length") == 4   # status order, details, rows, code
         assert hostile_page.errors() == []
     finally:
         hostile_page.close()
@@ -446,6 +446,62 @@ def test_ten_thousand_hosts_stay_usable(browser, records, tmp_path):
         typed = time.monotonic() - started
         # Generous bounds: a shared CI machine is slow, a desktop is several times faster.
         assert loaded < 30 and typed < 15 and timings["sort"] < 5000 and timings["status"] < 5000, (loaded, typed, timings)
+        assert big.errors() == []
+    finally:
+        big.close()
+
+
+def test_rows_laid_out_by_the_script_are_the_rows_of_the_markup(browser, report_file):
+    """The script makes each row from the page's data; it must show what the markup shows without JavaScript."""
+    rows = "Array.from(document.querySelectorAll('#hosts tbody tr')).map(row => row.outerHTML.replace(' tabindex=\"0\"', ''))"
+    static = Page(browser, report_file, javascript=False)
+    try:
+        markup = static.evaluate(rows)
+    finally:
+        static.close()
+    live = Page(browser, report_file)
+    try:
+        assert live.evaluate(rows) == markup and len(markup) == 54
+        assert live.errors() == []
+    finally:
+        live.close()
+
+
+def test_fifty_thousand_hosts_load_page_and_filter_over_every_host(browser, records, tmp_path):
+    """A page at a time from the page's data; filters and sorting still see all 50,000 hosts.
+    The load time is measured by tests/benchmarks/run.py --controller-only, not bounded here."""
+    fleet = [{**record, "host": f"{record['host']}-{number:05d}"}
+             for number in range(50_000 // len(records) + 1) for record in records][:50_000]
+    path = pathlib.Path(_report.write_reports(_report.build_document(fleet, RUN), tmp_path, formats=("html",))["html"])
+    assert path.stat().st_size < 30_000_000
+    big = Page(browser, path)
+    try:
+        assert big.evaluate("document.getElementById('shown').textContent") == "50000 of 50000 hosts match"
+        assert big.evaluate("document.querySelectorAll('#hosts tbody tr').length") == 250
+        first = big.evaluate("Array.from(document.querySelectorAll('#hosts tbody tr')).map(row => row.cells[0].textContent)")
+        assert first == [str(number) for number in range(1, 251)]
+        assert big.evaluate("document.getElementById('page-text').textContent") == "Page 1 of 200 (hosts 1\u2013250)"
+
+        big.click("#page-next")
+        second = big.evaluate("Array.from(document.querySelectorAll('#hosts tbody tr')).map(row => row.cells[0].textContent)")
+        assert second == [str(number) for number in range(251, 501)]
+        assert big.evaluate("document.getElementById('page-text').textContent") == "Page 2 of 200 (hosts 251\u2013500)"
+
+        big.evaluate("(() => { const box = document.getElementById('status-filter'); box.value = 'needs_kb';"
+                     " box.dispatchEvent(new Event('change')); })()")
+        needs_kb = sum(1 for record in fleet if record["status"] == "needs_kb")
+        assert big.evaluate("document.getElementById('shown').textContent") == f"{needs_kb} of 50000 hosts match"
+        assert set(big.evaluate("Array.from(document.querySelectorAll('#hosts tbody tr')).map(row => row.dataset.status)")) == {"needs_kb"}
+
+        big.type("#filter", "w2019-2209")
+        expected = [record["host"] for record in fleet if record["status"] == "needs_kb" and "w2019-2209" in record["host"]]
+        big.wait_for(f"document.getElementById('shown').textContent === '{len(expected)} of 50000 hosts match'")
+        assert len(expected) > 250 and len(big.visible_hosts()) == 250
+
+        # Sorting orders every matching host, not the page: the last name comes first once descending.
+        big.click("#hosts thead th:nth-child(2)")
+        big.click("#hosts thead th:nth-child(2)")
+        assert big.visible_hosts()[0] == max(expected)
         assert big.errors() == []
     finally:
         big.close()
@@ -525,3 +581,39 @@ def test_changed_since_view_needs_no_javascript(browser, changes_file):
         assert static.errors() == []
     finally:
         static.close()
+
+
+def test_many_changes_are_paged_and_filtered_over_every_host(browser, records, tmp_path):
+    """2,000 hosts that all changed since last night: the view shows them a page at a time, its filter sees all."""
+    fleet = [{**record, "host": f"{record['host']}-{number:04d}"}
+             for number in range(2_000 // len(records) + 1) for record in records][:2_000]
+    earlier = [{**record, "status": "needs_kb" if record["status"] == "ready" else "ready"} for record in fleet]
+    baseline = {"document": _report.build_document(earlier, {**RUN, "run_id": "night-1"}), "path": "/r/night-1.json"}
+    document = _report.build_document(fleet, RUN, baseline=baseline)
+    path = pathlib.Path(_report.write_reports(document, tmp_path, formats=("html",))["html"])
+    rows = ("Array.from(document.querySelectorAll('#change-table tbody tr'))"
+            ".filter(row => row.offsetParent !== null).map(row => row.outerHTML)")
+    static = Page(browser, path, javascript=False)
+    try:
+        markup = static.evaluate(rows)
+        assert len(markup) == 1_000, "the first thousand as markup, for a reader without JavaScript"
+    finally:
+        static.close()
+    view = Page(browser, path)
+    try:
+        assert view.evaluate(rows) == markup[:250], "the script makes the rows the markup has"
+        assert view.evaluate("document.getElementById('changes-shown').textContent") == "2000 hosts"
+        assert view.evaluate("document.getElementById('change-page-text').textContent") == "Page 1 of 8"
+        view.click("#change-next")
+        second = view.evaluate("Array.from(document.querySelectorAll('#change-table tbody tr')).map(row => row.cells[0].textContent)")
+        assert second == [entry["host"] for entry in document["changes"]["hosts"]][250:500]
+        fixed = [entry["host"] for entry in document["changes"]["hosts"] if entry["change"] == "fixed"]
+        view.evaluate("(() => { const box = document.getElementById('change-filter'); box.value = 'fixed';"
+                      " box.dispatchEvent(new Event('change')); })()")
+        assert view.evaluate("document.getElementById('changes-shown').textContent") == f"{len(fixed)} hosts"
+        shown = view.evaluate("Array.from(document.querySelectorAll('#change-table tbody tr')).map(row => row.cells[0].textContent)")
+        assert shown == fixed[:250] and len(fixed) > 250
+        assert view.errors() == []
+    finally:
+        view.close()
+

@@ -91,6 +91,28 @@ def test_assess_csv_html_markdown_and_stats(assessed, fleet_models):
     assert stats["reports"]["html"].endswith("acs-readiness.html")
 
 
+def test_published_stats_cut_host_lists_at_the_cap(fleet, tmp_path):
+    """With a cap of 2 the artifact lists two names a list, says how many it left out, and points at the report."""
+    hosts = READY + UNREADY[:3]
+    reports = tmp_path / "reports"
+    run = run_playbook("codesign.windows.assess", fleet.inventory_path, tmp_path,
+                       ["-l", ",".join(hosts), "-e", f"acs_readiness_report_dir={reports}",
+                        "-e", "acs_readiness_stats_host_cap=2", *FAST])
+    assert run.rc == 0, run.stdout[-2000:]
+    stats = run.custom["_run"]["acs_readiness"]
+    assert stats["total"] == len(hosts) and stats["ready"] == len(READY), "counts stay whole"
+    assert stats["host_list_cap"] == 2
+    assert len(stats["ready_hosts"]) == 2 and set(stats["ready_hosts"]) <= set(READY)
+    assert len(stats["hosts_needing_action"]) == 2 and set(stats["hosts_needing_action"]) <= set(UNREADY)
+    assert stats["truncated"]["ready_hosts"] == len(READY)
+    assert stats["truncated"]["hosts_needing_action"] == 3
+    assert all(len(entry[key]) <= 2 for entry in stats["products"].values() for key in entry if key.endswith("_hosts"))
+    left_out = sum(full - 2 for full in stats["truncated"].values())
+    assert f"{left_out} names left out" in stats["note"]
+    assert stats["note"].endswith(f"every host is in the report: {reports / 'acs-readiness.json'}")
+    assert sorted(by_host(report_of(reports))) == sorted(hosts), "the report keeps every host"
+
+
 def test_stopped_agents_come_first(assessed):
     _run, reports = assessed
     first = report_of(reports)["hosts"][0]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._report import agents as agent_model
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import host_views
-from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import clean, text
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import clean, text, without_cycle_collection
 
 CSV_COLUMNS = ("host", "status", "status_text", "ready", "gate_mode", "gate_decision", "gate_reason", "os", "os_version",
                "required_kb", "kb_titles", "kb_urls", "missing_prerequisites", "satisfied_by", "root_ca_needed",
@@ -77,6 +77,7 @@ def csv_row(view: dict[str, t.Any], change: t.Mapping[str, t.Any] | None = None,
     return {key: _cell(value) for key, value in row.items()}
 
 
+@without_cycle_collection()
 def render_csv(document: t.Any) -> str:
     """One row per host, in the document's order; starts with a UTF-8 byte order mark for Excel."""
     buffer = io.StringIO()

@@ -35,8 +35,9 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.markdown_
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import (
     REPORT_SCHEMA_VERSION,
     build_document,
+    comparison_basis,
 )
-from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import mapping, unique
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import mapping, unique, without_cycle_collection
 
 FORMATS = ("json", "csv", "html", "md")
 DEFAULT_BASENAME = "acs-readiness"
@@ -78,11 +79,27 @@ def run_json_path(directory: t.Any, run_id: t.Any, basename: str = DEFAULT_BASEN
     return os.path.join(os.path.abspath(os.fspath(directory)), f"{_check_basename(basename)}-{run_id_file_part(run_id)}.json")
 
 
-def read_report(path: t.Any) -> dict[str, t.Any]:
-    """A JSON report of this collection's schema; ValueError (or OSError) saying why a file is none."""
+def _slim_host_record(item: dict[str, t.Any]) -> dict[str, t.Any]:
+    """json's object_hook (every object, innermost first): a host record as the comparison reads it.
+
+    Its evidence and verdict are dropped as soon as the record is read, so that a report of 50,000 hosts
+    is never whole in memory when only names and statuses are wanted (model.comparison_basis).
+    """
+    if "host" not in item or ("verdict" not in item and "evidence" not in item):
+        return item  # not a host record: the run's agent package has a verdict too
+    verdict = item.get("verdict")
+    return {"host": item.get("host"), "status": item.get("status"), "error": item.get("error"),
+            "verdict": {"status": verdict.get("status")} if isinstance(verdict, dict) else verdict}
+
+
+def read_report(path: t.Any, *, for_comparison: bool = False) -> dict[str, t.Any]:
+    """A JSON report of this collection's schema; ValueError (or OSError) saying why a file is none.
+
+    ``for_comparison`` reads only what comparing with it needs: the run and each host's name and status.
+    """
     with open(path, "rb") as handle:
         try:
-            document = json.loads(handle.read().decode("utf-8-sig"))
+            document = json.loads(handle.read().decode("utf-8-sig"), object_hook=_slim_host_record if for_comparison else None)
         except (ValueError, RecursionError) as exc:
             raise ValueError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
@@ -92,30 +109,58 @@ def read_report(path: t.Any) -> dict[str, t.Any]:
         raise ValueError(f"{path} is not a report of schema version {REPORT_SCHEMA_VERSION} (schema_version {version!r:.40})")
     if not isinstance(document.get("run"), dict) or not isinstance(document.get("hosts"), list):
         raise ValueError(f"{path} is not a report: it has no run or no hosts list")
-    return document
+    return comparison_basis(document) if for_comparison else document
 
 
-def read_previous(directory: t.Any, basename: str = DEFAULT_BASENAME) -> dict[str, t.Any] | None:
-    """The JSON report already in ``directory`` when this collection's schema can merge with it; otherwise None."""
+_HEAD_BYTES = 1 << 16
+# How render_json starts every report: the schema version, then the run.
+_HEAD = re.compile(r'\{\s*"schema_version":\s*1,\s*"run":\s*')
+_UNKNOWN = object()
+
+
+def _run_id_at_head(path: str) -> t.Any:
+    """The run id of a report read from its first bytes, or _UNKNOWN when they do not show it plainly."""
     try:
-        return read_report(report_path(directory, "json", basename))
+        with open(path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES).decode("utf-8-sig", "ignore")
+        match = _HEAD.match(head)
+        run, _end = json.JSONDecoder().raw_decode(head, match.end()) if match else (None, 0)
+    except (OSError, ValueError, RecursionError):
+        return _UNKNOWN
+    return run.get("run_id", _UNKNOWN) if isinstance(run, dict) else _UNKNOWN
+
+
+def read_previous(directory: t.Any, basename: str = DEFAULT_BASENAME, run_id: t.Any = _UNKNOWN) -> dict[str, t.Any] | None:
+    """The JSON report already in ``directory`` when this collection's schema can merge with it; otherwise None.
+
+    With ``run_id``, a report whose first bytes show another run is not read at all (None): only a batch of
+    the same run merges with it, and another night's report of 50,000 hosts is some 500 MB once parsed.
+    """
+    try:
+        path = report_path(directory, "json", basename)
+        if run_id is not _UNKNOWN:
+            found = _run_id_at_head(path)
+            if found is not _UNKNOWN and found != run_id:
+                return None
+        return read_report(path)
     except (OSError, ValueError, TypeError):
         return None
 
 
 def find_baseline(directory: t.Any, run_id: t.Any, basename: str = DEFAULT_BASENAME,
-                  path: t.Any = None) -> dict[str, t.Any] | None:
+                  path: t.Any = None, *, for_comparison: bool = False) -> dict[str, t.Any] | None:
     """The earlier run to compare with: ``{"document", "path"}``, or None when there is none.
 
     With ``path``, that report (ValueError or OSError when it cannot be read). Otherwise the newest
     ``<basename>-<run_id>.json`` of another run in ``directory`` (by modification time) that is a
     report and whose run id names the file: a file of another basename that happens to match the
-    pattern is skipped, and so is an unreadable one.
+    pattern is skipped, and so is an unreadable one. ``for_comparison``: the document holds only what the
+    comparison reads (read_report).
     """
     if path is not None:
         path = os.path.abspath(os.fspath(path))
         try:
-            return {"document": read_report(path), "path": path}
+            return {"document": read_report(path, for_comparison=for_comparison), "path": path}
         except OSError as exc:
             raise ValueError(f"cannot read the previous report {path}: {exc.strerror or exc}") from None
         except ValueError as exc:
@@ -134,7 +179,7 @@ def find_baseline(directory: t.Any, run_id: t.Any, basename: str = DEFAULT_BASEN
         return None
     for _mtime, candidate in sorted(candidates, reverse=True):
         try:
-            document = read_report(candidate)
+            document = read_report(candidate, for_comparison=for_comparison)
         except (OSError, ValueError, TypeError):
             continue
         earlier_id = mapping(document.get("run")).get("run_id")
@@ -269,6 +314,7 @@ def write_reports(document: t.Any, directory: t.Any, formats: t.Any = FORMATS,
     return paths
 
 
+@without_cycle_collection()
 def update_reports(records: t.Any, run: t.Any, directory: t.Any, formats: t.Any = FORMATS,
                    basename: str = DEFAULT_BASENAME, lock_timeout: float = LOCK_TIMEOUT, *,
                    compare: bool = False, previous_report: t.Any = None, bad_rows: t.Any = None
@@ -285,10 +331,14 @@ def update_reports(records: t.Any, run: t.Any, directory: t.Any, formats: t.Any 
     target = os.path.abspath(os.fspath(directory))
     os.makedirs(target, exist_ok=True)
     with report_lock(target, basename, lock_timeout):
-        previous = read_previous(target, basename)
         run_id = mapping(run).get("run_id")
-        baseline = find_baseline(target, run_id, basename, previous_report) if compare else None
+        previous = read_previous(target, basename, run_id)
+        same_run = previous is not None and mapping(previous.get("run")).get("run_id") == run_id
+        if not same_run:
+            # Another run's report is not merged (build_document would ignore it): let it go before the
+            # baseline is read, so that two large reports are never in memory at once.
+            previous = None
+        baseline = find_baseline(target, run_id, basename, previous_report, for_comparison=True) if compare else None
         document = build_document(records, run, previous, baseline=baseline, bad_rows=bad_rows)
-        same_run = previous is not None and mapping(previous.get("run")).get("run_id") == mapping(document.get("run")).get("run_id")
         paths = write_reports(document, target, formats, basename, replaces_run=not same_run)
     return document, paths

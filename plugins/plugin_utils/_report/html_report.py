@@ -12,9 +12,7 @@ their SHA-256, computed from the files when the page is rendered.
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
-import gc
 import hashlib
 import json
 import os
@@ -42,6 +40,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain imp
     text,
     texts,
     unique,
+    without_cycle_collection,
 )
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -51,6 +50,9 @@ KB_KIND_TEXT = {"monthly_rollup": "monthly rollup", "security_only": "security-o
 CHANGE_LABEL = {"regressed": "Regressed", "unassessed": "Not checked now", "new": "New", "changed": "Changed",
                 "fixed": "Fixed", "gone": "Gone", "unchanged": "Unchanged"}
 PAGE_SIZE = 250
+# Rows written into the page as markup, for a reader without JavaScript (the script lays out every host
+# from the page's data, a page at a time): 50,000 rows of markup take Chromium seconds to parse.
+STATIC_ROWS = 1_000
 PAGE_SIZES = (100, PAGE_SIZE, 1000, 0)
 UNFOLDED_LIST = 40
 COLUMNS = (("#", "num"), ("Host", "text"), ("Status", "status"), ("Upgrade gate", "text"), ("Windows", "text"),
@@ -81,7 +83,8 @@ def page_style() -> str:
     # first page of the table is laid out.
     return (asset("report.css") + "".join(f".st-{status}::before{{background:{colour}}}\n"
                                           for status, (_label, _meaning, colour) in STATUS_TEXT.items())
-            + f"#host-table:not(.live) #hosts tbody tr:nth-child(n+{PAGE_SIZE + 1}){{display:none}}\n")
+            + f"#host-table:not(.live) #hosts tbody tr:nth-child(n+{PAGE_SIZE + 1}){{display:none}}\n"
+            + f"#changes:not(.live) #change-table tbody tr:nth-child(n+{PAGE_SIZE + 1}){{display:none}}\n")
 
 
 def csp_hash(source: str) -> str:
@@ -162,10 +165,30 @@ def _chart(counts: dict[str, int]) -> dict[str, t.Any]:
             "description": "; ".join(f"{entry['label']}: {entry['count']}" for entry in bars)}
 
 
+class _TextTable:
+    """Each distinct text once, numbered: the rows of a table in the page's data refer to their texts by
+    number, because at 50,000 hosts most cells repeat (a status, a Windows version, a KB, a next step)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self._numbers: dict[str, int] = {}
+
+    def number(self, value: str) -> int:
+        found = self._numbers.get(value)
+        if found is None:
+            found = self._numbers[value] = len(self.texts)
+            self.texts.append(value)
+        return found
+
+
 def _host_table(views: list[dict[str, t.Any]], counts: dict[str, int]) -> tuple[dict[str, t.Any], list[dict[str, t.Any]]]:
+    """The host table: every host as data for the page's script, which lays out one page at a time, and the
+    first STATIC_ROWS hosts as markup as well, for a reader without JavaScript."""
     details: list[dict[str, t.Any]] = []
     index_of: dict[str, int] = {}
-    rows = []
+    texts = _TextTable()
+    static_rows = []
+    data_rows = []
     for position, view in enumerate(views, start=1):
         detail = _detail(view)
         # Hosts in one state share their explanation: storing each text once keeps 10,000 hosts small.
@@ -176,18 +199,25 @@ def _host_table(views: list[dict[str, t.Any]], counts: dict[str, int]) -> tuple[
         agents = view["agents"]
         # The order the template unpacks: position, status, detail, attention, checked at, host, status text,
         # gate, Windows, version, update needed, agents, agent service, service down, next step.
-        rows.append((
-            position, view["status"], index_of[key], view["attention"], display(view["gathered_at"]), display(view["host"]),
-            STATUS_TEXT[view["status"]][0], display(GATE_TEXT.get(view["gate_decision"], view["gate_decision"])),
-            display(view["os"]), display(view["os_version"]), display(" or ".join(view["required_kb"])),
-            display(", ".join(agent_model.agent_text(agent) for agent in agents)),
-            display(agent_model.service_text(agents)) if agents else "", view["service_down"],
-            shorten(display(view["next_step"]), NEXT_STEP_CHARS)))
+        row = (position, view["status"], index_of[key], view["attention"], display(view["gathered_at"]), display(view["host"]),
+               STATUS_TEXT[view["status"]][0], display(GATE_TEXT.get(view["gate_decision"], view["gate_decision"])),
+               display(view["os"]), display(view["os_version"]), display(" or ".join(view["required_kb"])),
+               display(", ".join(agent_model.agent_text(agent) for agent in agents)),
+               display(agent_model.service_text(agents)) if agents else "", view["service_down"],
+               shorten(display(view["next_step"]), NEXT_STEP_CHARS))
+        if position <= STATIC_ROWS:
+            static_rows.append(row)
+        # The fields report.js reads (its STATUS, DETAIL, FLAGS... numbers): status, detail, flags (1 attention,
+        # 2 service down), then the texts: checked at, host, status text, gate, Windows, version, update needed,
+        # agents, agent service, next step. The position is the row's place in the list.
+        data_rows.append([texts.number(row[1]), row[2], int(row[3]) | int(row[13]) << 1,
+                          *(texts.number(value) for value in row[4:13]), texts.number(row[14])])
     options = [("", f"All hosts ({counts['total']})"),
                ("attention", f"Needs attention ({sum(1 for view in views if view['attention'])})")]
     options += [(status, f"{STATUS_TEXT[status][0]} ({counts[f'status:{status}']})")
                 for status in STATUS_ORDER if counts[f"status:{status}"]]
-    table = {"columns": COLUMNS, "rows": rows, "options": options, "total": counts["total"],
+    table = {"columns": COLUMNS, "rows": static_rows, "options": options, "total": counts["total"],
+             "data": {"texts": texts.texts, "rows": data_rows},
              "page_sizes": [(size, size or "All", size == PAGE_SIZE) for size in PAGE_SIZES]}
     return table, details
 
@@ -262,15 +292,22 @@ def _changes_view(changes: t.Any) -> dict[str, t.Any] | None:
     entries = [entry for entry in changes.get("hosts") or [] if isinstance(entry, Mapping)]
     moved = [entry for entry in entries if entry.get("change") in CHANGE_TEXT and entry.get("change") != "unchanged"]
     since = text(earlier.get("run_id")) or "the previous run"
+    rows = [(entry["change"], CHANGE_LABEL[entry["change"]], display(entry.get("host")),
+             display(STATUS_TEXT[entry["before"]][0] if entry.get("before") in STATUS_TEXT else entry.get("before") or "not in the run"),
+             display(STATUS_TEXT[entry["after"]][0] if entry.get("after") in STATUS_TEXT else entry.get("after") or "not in the run"))
+            for entry in moved]
+    # As the host table: every row as data for the script, a page at a time; the first rows as markup too.
+    texts = _TextTable()
+    data_rows = [[texts.number(value) for value in row] for row in rows]
     return {
         "heading": display(f"Changed since run {since}"
                            + (f" ({text(earlier.get('generated_at'))})" if earlier.get("generated_at") else "")),
         "path": display(earlier.get("path")),
         "cards": [(kind, display(counts.get(kind, 0)), CHANGE_LABEL[kind], CHANGE_TEXT[kind]) for kind in CHANGE_KINDS],
-        "rows": [(entry["change"], CHANGE_LABEL[entry["change"]], display(entry.get("host")),
-                  display(STATUS_TEXT[entry["before"]][0] if entry.get("before") in STATUS_TEXT else entry.get("before") or "not in the run"),
-                  display(STATUS_TEXT[entry["after"]][0] if entry.get("after") in STATUS_TEXT else entry.get("after") or "not in the run"))
-                 for entry in moved],
+        "rows": rows[:STATIC_ROWS],
+        "total": len(rows),
+        # The fields of a row, as indexes into texts: change, label, host, before, now.
+        "data": {"texts": texts.texts, "rows": data_rows, "page_size": PAGE_SIZE},
         "options": [("", f"All changes ({len(moved)})")] + [
             (kind, f"{CHANGE_LABEL[kind]} ({display(counts.get(kind, 0))})") for kind in CHANGE_KINDS
             if kind != "unchanged" and counts.get(kind)],
@@ -341,27 +378,13 @@ def page_view(document: t.Any) -> dict[str, t.Any]:
     }
 
 
-@contextlib.contextmanager
-def _without_cycle_collection() -> t.Iterator[None]:
-    # The page is ~15 escaped values per host, each a new (cycle-tracked) Markup object: with a
-    # 10,000-host document alive, the collector's passes over it cost more than the rendering.
-    # Nothing made here forms a cycle, so it is freed by reference counting all the same.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
+@without_cycle_collection()
 def render_html(document: t.Any) -> str:
     """One self-contained page: no request leaves it; every value from the data is escaped."""
-    with _without_cycle_collection():
-        view = page_view(document)
-        style, noscript_style, script = page_style(), asset("noscript.css"), asset("report.js")
-        return _environment().get_template("report.html.j2").render(
-            page=view,
-            csp=content_security_policy(script, (style, noscript_style)),
-            style=_raw_text(style, "style"), noscript_style=_raw_text(noscript_style, "style"),
-            script=_raw_text(script, "script"))
+    view = page_view(document)
+    style, noscript_style, script = page_style(), asset("noscript.css"), asset("report.js")
+    return _environment().get_template("report.html.j2").render(
+        page=view,
+        csp=content_security_policy(script, (style, noscript_style)),
+        style=_raw_text(style, "style"), noscript_style=_raw_text(noscript_style, "style"),
+        script=_raw_text(script, "script"))

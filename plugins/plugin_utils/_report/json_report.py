@@ -9,11 +9,12 @@ import json
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import plain
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import plain, without_cycle_collection
 
 _TOP_LEVEL = ("schema_version", "run", "summary", "products", "hold_back", "hosts")
 
 
+@without_cycle_collection()
 def render_json(document: t.Any) -> str:
     """The document as JSON: schema_version first, every other key sorted, so equal documents give equal bytes."""
     if not isinstance(document, Mapping):

@@ -19,7 +19,13 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.model imp
     host_views,
     package_lines,
 )
-from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import display, mapping, shorten, texts
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import (
+    display,
+    mapping,
+    shorten,
+    texts,
+    without_cycle_collection,
+)
 
 
 def _md(value: t.Any) -> str:
@@ -45,6 +51,7 @@ def _md_table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: tuple
     return [line(header), rule] + [line(row) for row in rows]
 
 
+@without_cycle_collection()
 def render_markdown(document: t.Any, paths: t.Mapping[str, t.Any] | None = None, limit: int = 20) -> str:
     """A short summary a person reads at the end of a play; ``paths`` ({format: path}) says where the reports are."""
     views = host_views(document)

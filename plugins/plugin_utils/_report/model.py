@@ -26,8 +26,10 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain imp
     opt_text,
     plain,
     safe_url,
+    shared_plain,
     text,
     texts,
+    without_cycle_collection,
 )
 from ansible_collections.codesign.windows.plugins.plugin_utils._summary import HOST_ERROR_STATUSES, summarize
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import CATALOG_SEARCH, STATUSES
@@ -92,7 +94,8 @@ def _status_of(record: t.Mapping[str, t.Any]) -> str:
 def normalize_record(index: int, record: t.Any) -> dict[str, t.Any]:
     """One host record as plain data with every documented key present; ValueError without a host name."""
     host = _host_name(index, record)
-    record_data = plain(record)
+    # The verdict and evidence are most of a record: kept as they are when plain already, not copied.
+    record_data = shared_plain(record)
     notes = []
     status = _status_of(record_data)
     if record_data.get("status") is None:
@@ -330,6 +333,7 @@ def _hold_back(views: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     return sorted(entries, key=lambda entry: natural(entry["host"]))
 
 
+@without_cycle_collection()
 def build_document(records: t.Any, run: t.Any, previous: t.Any = None, *, baseline: t.Any = None,
                    bad_rows: t.Any = None) -> dict[str, t.Any]:
     """The report document for ``records``; the hosts of ``previous`` are kept when it is the same run.
@@ -420,6 +424,22 @@ def normalize_bad_rows(rows: t.Any) -> list[dict[str, t.Any]]:
     return normalized
 
 
+def comparison_basis(earlier: t.Any) -> t.Any:
+    """What the comparison reads of an earlier report: its run, and each host's name and status.
+
+    The earlier report of 50,000 hosts is some 500 MB once parsed: keeping only this while the new report
+    is built and written keeps the two from being in memory at once. Entries that are no mapping are kept
+    as they are (the comparison skips them), and a status is read as the comparison reads it.
+    """
+    if not isinstance(earlier, Mapping):
+        return earlier
+    hosts = earlier.get("hosts")
+    if isinstance(hosts, list):
+        hosts = [{"host": record.get("host"), "status": _status_of(record)} if isinstance(record, Mapping) else record
+                 for record in hosts]
+    return {"run": earlier.get("run"), "hosts": hosts}
+
+
 def _changes(views: list[dict[str, t.Any]], baseline: t.Any) -> dict[str, t.Any] | None:
     """The comparison with an earlier run (docs/report-schema.md ``changes``), or None without one."""
     if not isinstance(baseline, Mapping) or not isinstance(baseline.get("document"), Mapping):
@@ -428,9 +448,10 @@ def _changes(views: list[dict[str, t.Any]], baseline: t.Any) -> dict[str, t.Any]
     before = {}
     for index, record in enumerate(earlier.get("hosts") if isinstance(earlier.get("hosts"), list) else []):
         try:
-            before[_host_name(index, record)] = _status_of(record)
+            host = _host_name(index, record)  # first: it refuses what is no record, which _status_of cannot read
         except ValueError:
             continue  # a hand-damaged entry of the earlier report cannot be compared
+        before[host] = _status_of(record)
     comparison = compare_statuses(before, {view["host"]: view["status"] for view in views})
     earlier_run = mapping(earlier.get("run"))
     return {

@@ -10,7 +10,7 @@ import typing as t
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._gate import decide
 from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import NOT_GATHERED
-from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import mapping, plain, texts
+from ansible_collections.codesign.windows.plugins.plugin_utils._report.plain import mapping, plain, shared_plain, texts
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
 
 
@@ -112,7 +112,7 @@ def export_record(host: str, exported: t.Any, *, gate_mode: str, policy_21h2: st
     Nothing was gathered from the host: ``gathered_at`` is null and ``source`` names the files and rows.
     Evidence the export lacks stays null, and the export's notes say what that means for the verdict.
     """
-    exported = mapping(plain(exported))
+    exported = mapping(shared_plain(exported))
     evidence = exported.get("evidence") if isinstance(exported.get("evidence"), dict) else None
     errors = [mapping(error) for error in exported.get("errors") or [] if isinstance(error, dict)] \
         if isinstance(exported.get("errors"), list) else []

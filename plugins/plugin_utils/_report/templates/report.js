@@ -15,28 +15,64 @@
   var previous = document.getElementById("page-previous");
   var next = document.getElementById("page-next");
   var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
-  // Every host row, in the current sort order; only the current page is in the document, because
-  // a table of 10,000 rows takes seconds to lay out again after each change.
-  var rows = Array.prototype.slice.call(tbody.rows);
+  // Every host as data (html_report._host_table): a row of markup is made only when its page is shown,
+  // because a table of 50,000 rows takes seconds to parse and to lay out again after each change.
+  var DATA = JSON.parse(document.getElementById("host-rows").textContent);
+  var TEXTS = DATA.texts;
+  // The fields of a data row: status, detail, flags, then indexes into TEXTS.
+  var STATUS = 0, DETAIL = 1, FLAGS = 2, AT = 3, HOST = 4, STATUS_TEXT = 5, GATE = 6, WINDOWS = 7, VERSION = 8,
+    UPDATE = 9, AGENTS = 10, SERVICE = 11, NEXT_STEP = 12;
+  var SHOWN_FIELDS = [HOST, STATUS_TEXT, GATE, WINDOWS, VERSION, UPDATE, AGENTS, SERVICE, NEXT_STEP];
+  var ATTENTION = 1, SERVICE_DOWN = 2;
+  // The field each column shows, by column number (the first is the position).
+  var COLUMN_FIELDS = [null].concat(SHOWN_FIELDS);
+  // Every host, in the current sort order; only the current page is in the document.
+  var rows = DATA.rows.map(function (fields, index) { return {position: index + 1, fields: fields, row: null, text: null}; });
+  var total = rows.length;
   var matches = rows;
   var page = 0;
   var opened = new Map();
-  var texts = new Map();
   var timer = null;
 
-  function rowText(row) {
-    var text = texts.get(row);
-    if (text === undefined) {
-      text = row.textContent.toLowerCase();
-      texts.set(row, text);
+  function field(item, index) { return TEXTS[item.fields[index]]; }
+
+  // Built with textContent only, as the markup rows of the page are: nothing from the data is parsed as markup.
+  function rowOf(item) {
+    if (item.row) { return item.row; }
+    var fields = item.fields;
+    var tr = document.createElement("tr");
+    var status = field(item, STATUS);
+    tr.setAttribute("data-status", status);
+    tr.setAttribute("data-detail", String(fields[DETAIL]));
+    if (fields[FLAGS] & ATTENTION) { tr.setAttribute("data-attention", ""); }
+    if (field(item, AT)) { tr.setAttribute("data-at", field(item, AT)); }
+    add(tr, "td", String(item.position), "num");
+    add(tr, "td", field(item, HOST), "host");
+    add(tr, "td", field(item, STATUS_TEXT), "st st-" + status);
+    [GATE, WINDOWS, VERSION, UPDATE, AGENTS].forEach(function (index) { add(tr, "td", field(item, index)); });
+    var service = add(tr, "td");
+    if (fields[FLAGS] & SERVICE_DOWN) {
+      add(service, "span", field(item, SERVICE), "down");
+    } else {
+      service.textContent = field(item, SERVICE);
     }
-    return text;
+    add(tr, "td", field(item, NEXT_STEP));
+    item.row = tr;
+    return tr;
   }
 
-  function matchesFilter(row, terms, want) {
-    var ok = !want || (want === "attention" ? row.hasAttribute("data-attention") : row.getAttribute("data-status") === want);
+  function itemText(item) {
+    if (item.text === null) {
+      item.text = [String(item.position)].concat(SHOWN_FIELDS.map(function (index) { return field(item, index); }))
+        .join("\n").toLowerCase();
+    }
+    return item.text;
+  }
+
+  function matchesFilter(item, terms, want) {
+    var ok = !want || (want === "attention" ? (item.fields[FLAGS] & ATTENTION) !== 0 : field(item, STATUS) === want);
     if (ok && terms.length) {
-      var text = rowText(row);
+      var text = itemText(item);
       ok = terms.every(function (term) { return text.indexOf(term) !== -1; });
     }
     return ok;
@@ -47,7 +83,8 @@
     var pages = Math.max(1, Math.ceil(matches.length / size));
     page = Math.min(Math.max(page, 0), pages - 1);
     var fragment = document.createDocumentFragment();
-    matches.slice(page * size, (page + 1) * size).forEach(function (row) {
+    matches.slice(page * size, (page + 1) * size).forEach(function (item) {
+      var row = rowOf(item);
       row.cells[1].tabIndex = 0;
       fragment.appendChild(row);
       var detail = opened.get(row);
@@ -55,7 +92,7 @@
     });
     tbody.textContent = "";
     tbody.appendChild(fragment);
-    shown.textContent = matches.length + " of " + rows.length + " hosts match";
+    shown.textContent = matches.length + " of " + total + " hosts match";
     pager.hidden = pages < 2;
     pageText.textContent = "Page " + (page + 1) + " of " + pages + " (hosts " + (matches.length ? page * size + 1 : 0) +
       "\u2013" + Math.min((page + 1) * size, matches.length) + ")";
@@ -66,15 +103,15 @@
   function applyFilter() {
     var terms = filterBox.value.toLowerCase().split(/\s+/).filter(Boolean);
     var want = statusBox.value;
-    matches = rows.filter(function (row) { return matchesFilter(row, terms, want); });
+    matches = rows.filter(function (item) { return matchesFilter(item, terms, want); });
     page = 0;
     render();
   }
 
-  function sortKey(row, index, kind) {
-    if (kind === "status") { return ORDER[row.getAttribute("data-status")]; }
-    var text = row.cells[index].textContent;
-    return kind === "num" ? Number(text) : text;
+  function sortKey(item, index, kind) {
+    if (kind === "status") { return ORDER[field(item, STATUS)]; }
+    if (kind === "num") { return item.position; }
+    return field(item, COLUMN_FIELDS[index]);
   }
 
   function sortBy(th) {
@@ -83,14 +120,14 @@
     var direction = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
     headers.forEach(function (other) { other.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", direction === 1 ? "ascending" : "descending");
-    var keyed = rows.map(function (row, position) { return [sortKey(row, index, kind), position, row]; });
+    var keyed = rows.map(function (item, position) { return [sortKey(item, index, kind), position, item]; });
     keyed.sort(function (a, b) {
       var order = typeof a[0] === "number" ? a[0] - b[0] : collator.compare(a[0], b[0]);
       return order ? order * direction : a[1] - b[1];
     });
     rows = keyed.map(function (item) { return item[2]; });
     var matching = new Set(matches);
-    matches = rows.filter(function (row) { return matching.has(row); });
+    matches = rows.filter(function (item) { return matching.has(item); });
     page = 0;
     render();
   }
@@ -192,7 +229,7 @@
 
   filterBox.addEventListener("input", function () {
     clearTimeout(timer);
-    timer = setTimeout(applyFilter, rows.length > 2000 ? 200 : 60);
+    timer = setTimeout(applyFilter, total > 2000 ? 200 : 60);
   });
   statusBox.addEventListener("change", applyFilter);
   pageSizeBox.addEventListener("change", function () { page = 0; render(); });
@@ -234,22 +271,61 @@
   render();
   section.classList.add("live");
 
-  // The "changed since" view: show the hosts of one kind of change.
+  // The "changed since" view: the hosts of one kind of change, a page at a time, from the page's data.
   var changes = document.getElementById("changes");
   var changeBox = document.getElementById("change-filter");
   if (changes && changeBox) {
-    var changeRows = Array.prototype.slice.call(changes.querySelectorAll("#change-table tbody tr"));
+    var CHANGES = JSON.parse(document.getElementById("change-rows").textContent);
+    var changeBody = document.querySelector("#change-table tbody");
     var changesShown = document.getElementById("changes-shown");
+    var changePager = document.getElementById("change-pager");
+    var changePageText = document.getElementById("change-page-text");
+    var changePrevious = document.getElementById("change-previous");
+    var changeNext = document.getElementById("change-next");
+    // The fields of a data row, as indexes into CHANGES.texts: change, label, host, before, now.
+    var changeItems = CHANGES.rows.map(function (fields) { return {fields: fields, row: null}; });
+    var changeMatches = changeItems;
+    var changePage = 0;
+    var changeText = function (item, index) { return CHANGES.texts[item.fields[index]]; };
+    var changeRowOf = function (item) {
+      if (!item.row) {
+        var kind = changeText(item, 0);
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-change", kind);
+        add(tr, "td", changeText(item, 2), "host-name");
+        add(tr, "td", changeText(item, 1), "change change-" + kind);
+        add(tr, "td", changeText(item, 3));
+        add(tr, "td", changeText(item, 4));
+        item.row = tr;
+      }
+      return item.row;
+    };
+    var renderChanges = function () {
+      var size = CHANGES.page_size;
+      var pages = Math.max(1, Math.ceil(changeMatches.length / size));
+      changePage = Math.min(Math.max(changePage, 0), pages - 1);
+      var fragment = document.createDocumentFragment();
+      changeMatches.slice(changePage * size, (changePage + 1) * size).forEach(function (item) {
+        fragment.appendChild(changeRowOf(item));
+      });
+      changeBody.textContent = "";
+      changeBody.appendChild(fragment);
+      var count = changeMatches.length;
+      changesShown.textContent = count + (count === 1 ? " host" : " hosts");
+      changePager.hidden = pages < 2;
+      changePageText.textContent = "Page " + (changePage + 1) + " of " + pages;
+      changePrevious.disabled = changePage === 0;
+      changeNext.disabled = changePage >= pages - 1;
+    };
     changeBox.addEventListener("change", function () {
       var want = changeBox.value;
-      var count = 0;
-      changeRows.forEach(function (row) {
-        var show = !want || row.getAttribute("data-change") === want;
-        row.hidden = !show;
-        if (show) { count += 1; }
-      });
-      changesShown.textContent = count + (count === 1 ? " host" : " hosts");
+      changeMatches = changeItems.filter(function (item) { return !want || changeText(item, 0) === want; });
+      changePage = 0;
+      renderChanges();
     });
+    changePrevious.addEventListener("click", function () { changePage -= 1; renderChanges(); });
+    changeNext.addEventListener("click", function () { changePage += 1; renderChanges(); });
+    renderChanges();
     changes.classList.add("live");
   }
 }());

@@ -163,12 +163,11 @@ def test_arguments_are_checked_against_the_spec(tmp_path, args, message):
         run_action({"directory": str(tmp_path), **args}, {}, [])
 
 
-def test_changes_since_the_previous_run_in_the_result_capped(tmp_path, recorded, monkeypatch):
-    monkeypatch.setattr("ansible_collections.codesign.windows.plugins.action.acs_report.CHANGE_LIST_CAP", 2)
+def test_changes_since_the_previous_run_in_the_result_capped(tmp_path, recorded):
     hostvars = {host: {"acs_readiness_gathered": gathered(record)} for host, record in recorded.items()}
     first = run_action({"directory": str(tmp_path), "run_id": "n1"}, hostvars, list(recorded)[:10])
     assert first["changes"] is None
-    second = run_action({"directory": str(tmp_path), "run_id": "n2"}, hostvars, list(recorded)[5:])
+    second = run_action({"directory": str(tmp_path), "run_id": "n2", "host_list_cap": 2}, hostvars, list(recorded)[5:])
     changes = second["changes"]
     assert changes["previous_run"]["run_id"] == "n1"
     assert changes["counts"]["gone"] == 5 and len(changes["hosts"]["gone"]) == 2
@@ -226,3 +225,21 @@ def test_remediation_before_and_after_in_the_result_from_the_role_facts(tmp_path
     assert all(entry["before"] == "reboot_pending" and entry["steps"] == ["reboot: restarted"]
                for entry in entries.values())
     assert sum(result["remediation"]["counts"].values()) == 2
+
+
+def test_the_published_stats_cut_host_lists_at_the_cap(tmp_path, recorded):
+    hostvars = {host: {"acs_readiness_gathered": gathered(record)} for host, record in recorded.items()}
+    result = run_action({"directory": str(tmp_path), "run_id": "r1", "host_list_cap": 3}, hostvars, list(recorded))
+    stats = result["stats"]
+    assert stats["run_id"] == "r1" and stats["total"] == len(recorded) and stats["host_list_cap"] == 3
+    assert stats["ready_hosts"] == result["summary"]["ready_hosts"][:3]
+    assert stats["truncated"]["ready_hosts"] == len(result["summary"]["ready_hosts"]) > 3
+    assert stats["note"].endswith(f"every host is in the report: {tmp_path / 'acs-readiness.json'}")
+    assert len(report_of(tmp_path)["hosts"]) == len(recorded), "the report keeps every host"
+    whole = run_action({"directory": str(tmp_path), "run_id": "r1"}, hostvars, list(recorded))["stats"]
+    assert whole["host_list_cap"] == 100 and whole["truncated"] == {} and whole["note"] == ""
+
+
+def test_a_negative_host_list_cap_fails_the_task(tmp_path):
+    result = run_action({"directory": str(tmp_path), "run_id": "r1", "host_list_cap": -1}, {}, ["h"])
+    assert result["failed"] is True and "host_list_cap must be 0 or more" in result["msg"]

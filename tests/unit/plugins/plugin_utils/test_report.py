@@ -301,12 +301,14 @@ def test_html_escapes_everything_from_the_data(hostile_document):
     for raw in (HOSTILE_HOST, HOSTILE_REASON, "<img", "<svg onload", "<b>p</b>", "<i>t</i>", "</textarea><svg", "<!-- open",
                 "<script>run", "javascript:alert"):
         assert raw not in page, raw
-    assert page.count("<script") == 3   # the status order, the host details and the page's own code
-    assert page.count("</script>") == 3
+    assert page.count("<script") == 4   # the status order, the host details, the host rows and the page's own code
+    assert page.count("</script>") == 4
     assert "&lt;script&gt;alert(&#34;host&#34;)&lt;/script&gt;" in page  # markupsafe writes " as &#34;
     blobs = re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', page, re.S)
-    assert [name for name, _blob in blobs] == ["status-order", "host-details"]
+    assert [name for name, _blob in blobs] == ["status-order", "host-details", "host-rows"]
     details = json.loads(blobs[1][1])
+    rows = json.loads(blobs[2][1])
+    assert HOSTILE_HOST in [rows["texts"][row[4]] for row in rows["rows"]], "the data holds the text as it is shown"
     assert HOSTILE_REASON in details[0]["reasons"] and HOSTILE_REASON in details[0]["agents"][0]["advice"]
     assert [kb["url"] for kb in details[0]["kbs"]] == [None, "https://www.catalog.update.microsoft.com/x?a=1&b=2", None]
     assert "\\x1b[31mred" in details[0]["error"] and "\x1b" not in page
@@ -511,7 +513,10 @@ def test_ten_thousand_hosts_stay_light(sample):
     document = build_document(fleet, RUN)
     page = render_html(document)
     elapsed = time.perf_counter() - started
-    assert page.count("<tr data-status=") == 10_000
+    # Every host in the page's data, the first thousand as markup too (for a reader without JavaScript).
+    rows = json.loads(re.search(r'id="host-rows">(.*?)</script>', page, re.S).group(1))
+    assert len(rows["rows"]) == 10_000 and page.count("<tr data-status=") == 1_000
+    assert "without it this table lists the first 1000 of 10000 hosts" in page
     # Details are stored once per distinct explanation, not once per host.
     details = json.loads(re.search(r'id="host-details">(.*?)</script>', page, re.S).group(1))
     assert len(details) < 100

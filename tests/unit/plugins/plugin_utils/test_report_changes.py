@@ -198,3 +198,65 @@ def test_bad_rows_of_batches_of_one_run_add_up_once():
     first = build_document([], _run("r1"), bad_rows=BAD_ROWS[:1])
     second = build_document([], _run("r1"), first, bad_rows=BAD_ROWS)
     assert second["bad_rows"] == BAD_ROWS
+
+
+def test_the_comparison_reads_only_names_and_statuses_of_the_earlier_report():
+    """update_reports keeps only this of last night's report while it builds tonight's: the same changes."""
+    from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import comparison_basis  # pylint: disable=import-outside-toplevel
+
+    earlier = build_document([_record("a", "needs_kb"), _record("b", "ready"), _record("c", "ready")], _run("night1"))
+    earlier["hosts"][0]["status"] = "no-such-status"   # hand-edited: read from the verdict, as the comparison does
+    earlier["hosts"].append("not a record")
+    earlier["hosts"].append({"host": "", "status": "ready"})
+    tonight = [_record("a", "ready"), _record("b", "needs_kb"), _record("d", "ready")]
+    whole = build_document(tonight, _run("night2"), baseline={"document": earlier, "path": "/r/n1.json"})
+    basis = comparison_basis(earlier)
+    assert set(basis) == {"run", "hosts"} and all(set(entry) == {"host", "status"}
+                                                  for entry in basis["hosts"] if isinstance(entry, dict))
+    slim = build_document(tonight, _run("night2"), baseline={"document": basis, "path": "/r/n1.json"})
+    assert slim["changes"] == whole["changes"]
+    assert {entry["host"]: entry["change"] for entry in slim["changes"]["hosts"]} == {
+        "a": "fixed", "b": "regressed", "c": "gone", "d": "new"}
+    assert comparison_basis(["not", "a", "report"]) == ["not", "a", "report"]
+
+
+def test_an_earlier_report_entry_that_is_no_record_is_skipped_not_raised():
+    earlier = {"run": {"run_id": "night1"}, "hosts": ["not a record", 7, None, {"host": "a", "status": "ready"}]}
+    document = build_document([_record("a", "needs_kb")], _run("night2"), baseline={"document": earlier, "path": "p"})
+    assert [(entry["host"], entry["change"]) for entry in document["changes"]["hosts"]] == [("a", "regressed")]
+
+
+def test_another_runs_report_is_not_parsed_and_the_baseline_only_in_part(tmp_path, monkeypatch):
+    """Last night's report of 50,000 hosts is some 500 MB parsed: tonight reads its run id from its first bytes,
+    and of the baseline only names and statuses."""
+    from ansible_collections.codesign.windows.plugins.plugin_utils._report import files  # pylint: disable=import-outside-toplevel
+    from ansible_collections.codesign.windows.plugins.plugin_utils._report.model import comparison_basis  # pylint: disable=import-outside-toplevel
+
+    update_reports([_record("a", "needs_kb"), _record("b", "ready")], _run("night1"), tmp_path, compare=True)
+    path = tmp_path / "acs-readiness.json"
+    full = files.read_report(path)
+    slim = files.read_report(path, for_comparison=True)
+    assert slim == comparison_basis(full) and "evidence" not in json.dumps(slim)
+    assert find_baseline(tmp_path, "night2", for_comparison=True)["document"] == slim
+
+    parsed = []
+    real_read_report = files.read_report
+    monkeypatch.setattr(files, "read_report", lambda *args, **kwargs: parsed.append(args[0]) or real_read_report(*args, **kwargs))
+    assert files.read_previous(tmp_path, run_id="night2") is None and parsed == []
+    assert files.read_previous(tmp_path, run_id="night1") == full and len(parsed) == 1
+    # A file laid out otherwise (keys reordered by hand) is read whole, as before.
+    path.write_text(json.dumps({"run": full["run"], **full}), encoding="utf-8")
+    assert files.read_previous(tmp_path, run_id="night2")["run"]["run_id"] == "night1"
+    document, _paths = update_reports([_record("a", "ready")], _run("night2"), tmp_path, compare=True)
+    assert {entry["host"]: entry["change"] for entry in document["changes"]["hosts"]} == {"a": "fixed", "b": "gone"}
+
+
+def test_reading_for_comparison_leaves_the_run_as_it_is(tmp_path):
+    """The agent package of the run has a verdict too: only host records are cut down."""
+    from ansible_collections.codesign.windows.plugins.plugin_utils._report import files  # pylint: disable=import-outside-toplevel
+
+    package = {"path": "/pkg/agent.msi", "verdict": "acs_signed", "reasons": ["signed"]}
+    update_reports([_record("a", "ready")], {**_run("night1"), "agent_package": package}, tmp_path)
+    slim = files.read_report(tmp_path / "acs-readiness.json", for_comparison=True)
+    assert slim["run"]["agent_package"] == package
+    assert slim["hosts"] == [{"host": "a", "status": "ready"}]
