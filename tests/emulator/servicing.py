@@ -41,6 +41,9 @@ The fixture's servicing: key (every entry optional; without it a host behaves as
   max_memory_per_shell_mb: ...   MaxMemoryPerShellMB as winrm.cmd prints it (default by WinRM version above)
   stack_required: {KB: SSU-KB}   the update needs that servicing stack update installed first (0x800f0823)
   install_fails: {KB: "0x800f0922"}  the package's installers fail with this code
+  dism_memory_mb: N              what DISM / pkgmgr needs to add a package; above the shell's MaxMemoryPerShellMB
+                                 WinRM terminates the shell (emulator.tasks; default: fits in any quota)
+  task_seconds: 0                how long a scheduled task runs before its Last Result is its exit code
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ import struct
 import typing as t
 import xml.etree.ElementTree as ET  # nosec - the manifests are the tests' own
 
+from emulator import tasks
 from emulator.pwsh.native import NativeNotFound, NativeResult
 from emulator.pwsh.runtime import UnsupportedConstruct
 from emulator.windows import CBS, CBS_STATE, WindowsHost
@@ -324,6 +328,7 @@ def dism(binding, arguments: list[str]) -> NativeResult:
     if options.get("norestart") is not True:
         raise UnsupportedConstruct("dism.exe without /norestart (it may restart Windows)")
     if options.get("add-package") is True and isinstance(options.get("packagepath"), str):
+        tasks.check_shell_quota(binding, "dism.exe")
         return add_package(host, str(options["packagepath"]))
     if options.get("remove-package") is True and isinstance(options.get("packagename"), str):
         return remove_package(host, str(options["packagename"]))
@@ -339,6 +344,7 @@ def pkgmgr(binding, arguments: list[str]) -> NativeResult:
         raise UnsupportedConstruct(f"pkgmgr.exe {' '.join(arguments)}")
     if not host.administrator:
         return NativeResult(_signed(E_ACCESSDENIED), [])
+    tasks.check_shell_quota(binding, "pkgmgr.exe")
     result = add_package(host, str(options["m"]))
     return NativeResult(result.exit_code, [])   # pkgmgr prints nothing; its exit code is the result
 
@@ -389,8 +395,7 @@ def winrm(binding, arguments: list[str]) -> NativeResult:
     host = binding.host
     if [argument.lower() for argument in arguments] != ["get", "winrm/config/winrs"]:
         raise UnsupportedConstruct(f"winrm.cmd {' '.join(arguments)}")
-    default = 150 if (host.major, host.minor) < (6, 2) else 1024
-    memory = int(host.servicing.get("max_memory_per_shell_mb", default))
+    memory = tasks.shell_memory_mb(host)
     return NativeResult(0, ["Winrs", "    AllowRemoteShellAccess = true", "    IdleTimeout = 7200000",
                             "    MaxConcurrentUsers = 10", "    MaxShellRunTime = 2147483647",
                             "    MaxProcessesPerShell = 25", f"    MaxMemoryPerShellMB = {memory}",

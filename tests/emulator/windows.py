@@ -283,6 +283,8 @@ class WindowsHost:
     disk: dict[str, bytes] = dataclasses.field(default_factory=dict)
     directories: set[str] = dataclasses.field(default_factory=set)
     events: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    # Task Scheduler (emulator.tasks): the registered tasks by name; they outlive shells and restarts.
+    scheduled_tasks: dict[str, t.Any] = dataclasses.field(default_factory=dict)
 
     @property
     def wow64(self) -> bool:
