@@ -140,7 +140,9 @@ class EmulatedWindows:
             # WinRM ended the shell's processes (MaxMemoryPerShellMB): nothing more arrives (emulator.tasks).
             return CommandResult(rc=1)
         text = "".join(to_string(item) + "\r\n" for item in output)
-        return CommandResult(rc=0, stdout=(UTF8_BOM if self.model.output_bom else b"") + text.encode("utf-8"))
+        dropped, self.model.connection_drop_pending = self.model.connection_drop_pending, False
+        return CommandResult(rc=0, stdout=(UTF8_BOM if self.model.output_bom else b"") + text.encode("utf-8"),
+                             drop_connection=dropped)
 
     def _script_problem(self, script: str) -> str | None:
         """What PowerShell prints when it cannot parse the script, or the host's PowerShell is too old."""

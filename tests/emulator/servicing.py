@@ -19,6 +19,11 @@ What each program does to the model, with its source:
   0x800f081e CBS_E_NOT_APPLICABLE when the package's parent identity names another build or architecture,
   0x800f0823 CBS_E_NEW_SERVICING_STACK_REQUIRED when it needs a servicing stack update the host lacks,
   0x800f0805 CBS_E_INVALID_PACKAGE for a cabinet without a package manifest,
+  0x800f0806 CBS_E_PENDING ("One or more resources that are required by this update are locked": an update that
+  cannot be queued behind a package still pending a restart; restart, then install it again;
+  https://learn.microsoft.com/previous-versions/windows/it-pro/windows-server-2008-R2-and-2008/cc732334(v=ws.10)),
+  0x800f081f CBS_E_SOURCE_MISSING (the files a package needs are missing from a damaged component store;
+  https://learn.microsoft.com/windows-hardware/manufacture/desktop/repair-a-windows-image),
   0x80070070 ERROR_DISK_FULL, 0x80070002 ERROR_FILE_NOT_FOUND, and 740 ERROR_ELEVATION_REQUIRED
   ("Elevated permissions are required to run DISM.") for an account that is not an administrator.
   Without /norestart DISM may restart Windows by itself: that is not modelled and fails loudly.
@@ -44,6 +49,10 @@ The fixture's servicing: key (every entry optional; without it a host behaves as
   dism_memory_mb: N              what DISM / pkgmgr needs to add a package; above the shell's MaxMemoryPerShellMB
                                  WinRM terminates the shell (emulator.tasks; default: fits in any quota)
   task_seconds: 0                how long a scheduled task runs before its Last Result is its exit code
+  pending_blocks: [KB, ...]      these updates cannot be queued behind a package that waits for a restart: DISM
+                                 returns 0x800f0806 while one is install- or uninstall-pending
+  component_store_corrupt: true  every package needs files the damaged component store lacks: 0x800f081f
+  connection_drops_during_install: true  once: DISM adds the package, and the connection drops before its answer
 """
 
 from __future__ import annotations
@@ -72,6 +81,8 @@ CBS_E_NOT_APPLICABLE = 0x800F081E
 CBS_E_NEW_SERVICING_STACK_REQUIRED = 0x800F0823
 CBS_E_INVALID_PACKAGE = 0x800F0805
 CBS_E_UNKNOWN_UPDATE = 0x800F080C
+CBS_E_PENDING = 0x800F0806
+CBS_E_SOURCE_MISSING = 0x800F081F
 E_ACCESSDENIED = 0x80070005
 ERROR_DISK_FULL = 0x80070070
 ERROR_FILE_NOT_FOUND = 0x80070002
@@ -80,6 +91,8 @@ MESSAGES = {
     CBS_E_NEW_SERVICING_STACK_REQUIRED: "The package requires a newer version of the servicing stack.",
     CBS_E_INVALID_PACKAGE: "The specified package is not valid Windows package.",
     CBS_E_UNKNOWN_UPDATE: "The specified package cannot be found.",
+    CBS_E_PENDING: "One or more resources that are required by this update are locked.",
+    CBS_E_SOURCE_MISSING: "The source files could not be found.",
     ERROR_DISK_FULL: "There is not enough space on the disk.",
     ERROR_FILE_NOT_FOUND: "The system cannot find the file specified.",
     E_ACCESSDENIED: "Access is denied.",
@@ -244,6 +257,15 @@ def _event(host: WindowsHost, log: str, source: str, event_id: int, kind: str, m
     host.events.append({"log": log, "source": source, "id": event_id, "type": kind, "message": message})
 
 
+def _any_pending(host: WindowsHost) -> bool:
+    """Whether a package waits for a restart to finish installing or removing."""
+    for name in host.registry.subkey_names(_packages(host)):
+        key = host.registry.open(f"{_packages(host)}\\{name}")
+        if key is not None and key.get("CurrentState") in (CBS_STATE["install_pending"], CBS_STATE["uninstall_pending"]):
+            return True
+    return False
+
+
 def add_package(host: WindowsHost, path: str) -> NativeResult:
     """dism /add-package or pkgmgr /ip, once the account is allowed: the package applied to the model."""
     data = read_file(host, path)
@@ -262,6 +284,10 @@ def add_package(host: WindowsHost, path: str) -> NativeResult:
     stack = (host.servicing.get("stack_required") or {}).get(manifest.kb)
     if stack and not _installed(host, str(stack).upper()):
         return _failure(CBS_E_NEW_SERVICING_STACK_REQUIRED)
+    if manifest.kb in [str(kb).upper() for kb in host.servicing.get("pending_blocks") or ()] and _any_pending(host):
+        return _failure(CBS_E_PENDING)
+    if host.servicing.get("component_store_corrupt"):
+        return _failure(CBS_E_SOURCE_MISSING)
     fails = (host.servicing.get("install_fails") or {}).get(manifest.kb)
     if fails:
         return _failure(int(str(fails), 16) if str(fails).lower().startswith("0x") else int(fails))
@@ -279,6 +305,9 @@ def add_package(host: WindowsHost, path: str) -> NativeResult:
     if not any(row.get("HotFixID", "").upper() == manifest.kb for row in host.qfe):
         host.qfe.append({"HotFixID": manifest.kb, "Description": manifest.release_type or "Update",
                          "InstalledOn": dt.date(2026, 11, 29).strftime("%m/%d/%Y").lstrip("0")})
+    if host.servicing.pop("connection_drops_during_install", False):
+        # The package is in; the connection goes before DISM's answer does (once).
+        host.connection_drop_pending = True
     if pending:
         host.registry.ensure(CBS + r"\RebootPending")
     _event(host, "Setup", "Microsoft-Windows-Servicing", 2, "Information",
