@@ -39,7 +39,9 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._hotfix import (
     files_from_mapping,
     files_in_directory,
     hash_file,
+    ROLLUP_PACKAGE,
     host_error,
+    manifest_kb,
     needs_task,
     package_results,
     parse_operation_output,
@@ -366,7 +368,7 @@ class ActionModule(ActionBase):
             raise HotfixError("state=absent needs kb, the update to remove (e.g. KB5006714)")
         look = self._run_operation({"action": "look", "pending_keys": [], "remote_dir": "",
                                     "packages_path": CBS + "\\Packages",
-                                    "packages_like": f"^Package_for_{kb}~"})
+                                    "packages_like": f"^Package_for_({kb}|RollupFix)~"})
         self._raise_host_error(look, "the host's look at its packages failed")
         packages = look.get("packages")
         items = packages.get("items") if isinstance(packages, dict) else None
@@ -376,9 +378,20 @@ class ActionModule(ActionBase):
                  if isinstance(item, dict) and isinstance(item.get("values"), dict)
                  and item["values"].get("CurrentState") in (*CBS_INSTALLED, *CBS_PENDING)] if isinstance(items, list) else []
         names = [name for name in names if name]
+        rollups = [name for name in names if ROLLUP_PACKAGE.match(name)]
+        names = [name for name in names if not name.lower().startswith("package_for_rollupfix~")]
+        if rollups:
+            # A cumulative or monthly rollup is Package_for_RollupFix~...: its manifest says which KB it is.
+            answer = self._run_operation({"action": "manifests", "package_names": rollups})
+            self._raise_host_error(answer, "reading the rollup packages' manifests failed")
+            listed = answer.get("manifests")
+            for item in listed if isinstance(listed, list) else []:
+                if isinstance(item, dict) and item.get("name") in rollups and manifest_kb(item.get("text")) == kb:
+                    names.append(item["name"])
         result.update(kb=kb, packages=names)
         if not names:
-            result["msg"] = f"{kb} is not installed (no Package_for_{kb} package); nothing to remove"
+            result["msg"] = (f"{kb} is not installed (no Package_for_{kb} package, and no rollup package whose "
+                             "manifest names it); nothing to remove")
             return result
         if self._task.check_mode:
             result.update(changed=True, msg=f"removes {', '.join(names)} (check mode: nothing was changed)")

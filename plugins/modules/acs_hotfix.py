@@ -45,7 +45,8 @@ description:
   - DISM's and CBS's exit codes are judged by number, never by DISM's (localized) text, signed or not
     (C(-2146498530) is C(0x800f081e)); C(3010) means installed, a restart finishes it. The host is not
     restarted.
-  - O(state=absent) removes the packages of O(kb) (C(Package_for_KB<n>)) with C(dism /remove-package), for
+  - O(state=absent) removes the packages of O(kb) (C(Package_for_KB<n>), or a rollup C(Package_for_RollupFix)
+    whose manifest in C(%SystemRoot%\servicing\Packages) names O(kb)) with C(dism /remove-package), for
     administrators who must roll back.
   - Every step is one command through the connection's low-level exec with the collection's PowerShell
     2.0-safe runner, so hosts with PowerShell 2.0 (Windows 7, Server 2008 R2) are served; no PowerShell module

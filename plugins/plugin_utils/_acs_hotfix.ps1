@@ -2,7 +2,7 @@
 #
 # Sent on stdin by codesign.windows.acs_hotfix after the probe runner (_acs_runner.ps1), whose
 # library it uses for JSON, error records and registry reads. The controller appends $AcsHotfix
-# (one operation: look, write, hash, expand, add, remove, task, event or clean) and a call to Invoke-AcsHotfix.
+# (one operation: look, write, hash, expand, add, remove, task, event, manifests or clean) and a call to Invoke-AcsHotfix.
 # Which files, in which order, and what every exit code means is decided on the controller: this
 # script only does the one step it is given and reports what happened.
 #
@@ -186,6 +186,23 @@ function Invoke-AcsHotfixTask {
     $Result.output = $output
 }
 
+function Invoke-AcsHotfixManifests {
+    param($Operation, $Result)
+    # The manifest CBS keeps for each named package: its <package identifier="KB..."> says which update a
+    # Package_for_RollupFix package is. The controller checked the names.
+    $manifests = New-Object System.Collections.ArrayList
+    foreach ($name in $Operation.package_names) {
+        $path = [string]$env:SystemRoot + '\servicing\Packages\' + [string]$name + '.mum'
+        $text = $null
+        if ([System.IO.File]::Exists($path)) {
+            $text = [System.IO.File]::ReadAllText($path)
+            if ($text.Length -gt 8192) { $text = $text.Substring(0, 8192) }
+        }
+        [void]$manifests.Add(@{ name = $name; text = $text })
+    }
+    $Result.manifests = $manifests.ToArray()
+}
+
 function Invoke-AcsHotfixEvent {
     param($Operation, $Result)
     $Result.event_exit_code = Write-AcsEvent $Operation $Operation.event_text
@@ -223,6 +240,7 @@ function Invoke-AcsHotfix {
             'clean' { Invoke-AcsHotfixClean $Operation $result }
             'task' { Invoke-AcsHotfixTask $Operation $result }
             'event' { Invoke-AcsHotfixEvent $Operation $result }
+            'manifests' { Invoke-AcsHotfixManifests $Operation $result }
         }
     }
     catch {

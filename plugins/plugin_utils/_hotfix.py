@@ -554,6 +554,17 @@ def task_command(tool: str, system_root: str, cab: str) -> str:
     return command
 
 
+# A rollup package's name does not say its KB; its manifest's <package identifier="KB..."> does.
+ROLLUP_PACKAGE = re.compile(r"^Package_for_RollupFix~[A-Za-z0-9_.~]{1,200}$")
+_MANIFEST_KB = re.compile(r"<package\b[^>]*?\bidentifier\s*=\s*[\"'](KB\d{1,9})[\"']", re.IGNORECASE)
+
+
+def manifest_kb(text: t.Any) -> str | None:
+    """The KB a package manifest (.mum) names, upper case; None when it names none."""
+    match = _MANIFEST_KB.search(text[:8192]) if isinstance(text, str) else None
+    return match.group(1).upper() if match else None
+
+
 def task_last_result(lines: t.Any) -> int | None:
     """Last Result from ``schtasks /Query /FO CSV /V /NH`` (normalised like an exit code); None when unreadable."""
     for line in lines if isinstance(lines, list) else []:

@@ -71,7 +71,14 @@ from emulator.windows import CBS, CBS_STATE, WindowsHost
 
 SYSTEM32 = "c:\\windows\\system32"
 # Directories every Windows has; scripts create the rest.
-BASE_DIRECTORIES = ("c:", "c:\\windows", "c:\\windows\\temp", SYSTEM32, "c:\\windows\\syswow64")
+# CBS keeps the manifest (.mum) of every package it knows in %SystemRoot%\servicing\Packages, by the name the
+# package's InstallName value gives; its <package identifier="KB..."> is the update the package is (a rollup's name,
+# Package_for_RollupFix, does not say). CBS.log and checksur.log name these files, e.g.
+# servicing\Packages\Package_for_KB2479628_RTM~31bf3856ad364e35~amd64~~6.1.1.4.mum
+# (https://blogs.technet.microsoft.com/roplatforms/2011/04/28/installation-failures-cbs-store-corruptions-uncommon-issues-and-troubleshooting/).
+SERVICING_PACKAGES = "c:\\windows\\servicing\\packages"
+BASE_DIRECTORIES = ("c:", "c:\\windows", "c:\\windows\\temp", SYSTEM32, "c:\\windows\\syswow64",
+                    "c:\\windows\\servicing", SERVICING_PACKAGES)
 DEFAULT_FREE_MB = 20480
 DEFAULT_INSTALL_MB = 500
 
@@ -122,7 +129,28 @@ def find_file(host: WindowsHost, path: str) -> str | None:
 
 def read_file(host: WindowsHost, path: str) -> bytes | None:
     key = find_file(host, path)
-    return None if key is None else host.disk[key]
+    if key is None:
+        return package_manifest(host, path)
+    return host.disk[key]
+
+
+def package_manifest(host: WindowsHost, path: str) -> bytes | None:
+    """The .mum CBS keeps in servicing\\Packages for a package of the registry model; None for anything else."""
+    directory, name = ntpath.split(norm(path))
+    if directory != SERVICING_PACKAGES or not name.endswith(".mum"):
+        return None
+    packages = CBS + r"\Packages"
+    package = next((key for key in host.registry.subkey_names(packages) if key.lower() == name[:-4]), None)
+    if package is None:
+        return None
+    identity, _token, arch, _lang, version = (package.split("~") + [""] * 5)[:5]
+    match = re.match(r"^package_for_(kb\d+)$", identity, re.I)
+    kb = host.package_kbs.get(package) or (match.group(1).upper() if match else "")
+    return (f'<?xml version="1.0" encoding="utf-8"?>\r\n<assembly xmlns="urn:schemas-microsoft-com:asm.v3" '
+            f'manifestVersion="1.0"><assemblyIdentity name="{identity}" version="{version}" '
+            f'processorArchitecture="{arch}" language="neutral" buildType="release" '
+            f'publicKeyToken="31bf3856ad364e35"/><package identifier="{kb}" releaseType="Update">'
+            "</package></assembly>").encode("utf-8")
 
 
 def write_file(host: WindowsHost, path: str, data: bytes) -> None:
@@ -302,6 +330,7 @@ def add_package(host: WindowsHost, path: str) -> NativeResult:
     state = "install_pending" if pending else "installed"
     host.registry.set(key, "CurrentState", CBS_STATE[state])
     host.registry.set(key, "InstallName", ntpath.basename(key) + ".mum")
+    host.package_kbs[ntpath.basename(key)] = manifest.kb
     if not any(row.get("HotFixID", "").upper() == manifest.kb for row in host.qfe):
         host.qfe.append({"HotFixID": manifest.kb, "Description": manifest.release_type or "Update",
                          "InstalledOn": dt.date(2026, 11, 29).strftime("%m/%d/%Y").lstrip("0")})

@@ -216,3 +216,14 @@ def test_a_connection_dropped_during_install_still_installs_once():
     assert dism(model, r"C:\t\p.cab")[0] == 3010
     assert model.connection_drop_pending is True and any(row["HotFixID"] == "KB5006714" for row in model.qfe)
     assert "connection_drops_during_install" not in model.servicing, "once"
+
+
+def test_cbs_keeps_the_manifest_of_each_package_it_adds_naming_its_kb():
+    model = host()
+    rollup = cab.package_cab("KB5006714", "6.3.9600", package="Package_for_RollupFix", version="9600.20144.1.5")
+    put(model, r"C:\t\r.cab", rollup)
+    dism(model, r"C:\t\r.cab")
+    text = run_script(model, "[System.IO.File]::ReadAllText('C:\\Windows\\servicing\\Packages\\"
+                             "Package_for_RollupFix~31bf3856ad364e35~amd64~~9600.20144.1.5.mum')")[0]
+    assert 'identifier="KB5006714"' in text
+    assert run_script(model, "[System.IO.File]::Exists('C:\\Windows\\servicing\\Packages\\nothing.mum')") == [False]

@@ -138,3 +138,25 @@ def test_dism_beyond_a_larger_quota_ends_the_shell_and_the_message_says_to_raise
     result = run_action(connection, {"verdict": VERDICT_2008R2, "src": str(updates_2008r2), "esu": True})
     assert result["ran_as"] == "shell" and result["failed"] is True
     assert "MaxMemoryPerShellMB (2048 MB): raise it" in result["msg"], result["msg"]
+
+
+ROLLUP_7601 = "Package_for_RollupFix~31bf3856ad364e35~amd64~~7601.25740.1.3"
+
+
+def test_state_absent_finds_a_rollup_by_the_kb_its_manifest_names():
+    connection = EmulatedConnection("w2008r2-esu-ready")
+    result = run_action(connection, {"state": "absent", "kb": "KB5006743"})
+    assert result.get("failed") is not True, result
+    assert result["removed"] == [ROLLUP_7601] and result["reboot_required"] is True
+    state = connection.model.registry.open(f"{acs_hotfix.CBS}\\Packages\\{ROLLUP_7601}").get("CurrentState")
+    assert state == 5, "uninstall pending"
+
+
+def test_state_absent_leaves_a_rollup_of_another_kb_alone():
+    connection = EmulatedConnection("w2008r2-esu-ready")
+    result = run_action(connection, {"state": "absent", "kb": "KB4474419"})
+    assert result["removed"] == ["Package_for_KB4474419~31bf3856ad364e35~amd64~~6.1.1.0"], result
+    missing = run_action(EmulatedConnection("w2008r2-esu-ready"), {"state": "absent", "kb": "KB5006714"})
+    assert missing["changed"] is False and "no rollup package whose manifest names it" in missing["msg"]
+    state = connection.model.registry.open(f"{acs_hotfix.CBS}\\Packages\\{ROLLUP_7601}").get("CurrentState")
+    assert state == 112

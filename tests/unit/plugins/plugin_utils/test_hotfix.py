@@ -295,3 +295,12 @@ def test_the_task_command_is_one_plain_command_line():
     (['"H","\\t","N/A"'], None), (["ERROR"], None), (None, None), (['"H","t","a","b","c","d","lots"'], None)])
 def test_the_last_result_is_read_by_column_not_by_translated_text(lines, expected):
     assert _hotfix.task_last_result(lines) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('<assembly><assemblyIdentity name="Package_for_RollupFix"/><package identifier="KB5006714" '
+     'releaseType="Security Update"></package></assembly>', "KB5006714"),
+    ("<package releaseType='Update' identifier='kb4474419'>", "KB4474419"),
+    ('<assemblyIdentity identifier="KB1"/><package releaseType="Update">', None), (None, None), (5, None)])
+def test_the_kb_of_a_package_is_the_identifier_its_manifest_gives(text, expected):
+    assert _hotfix.manifest_kb(text) == expected
