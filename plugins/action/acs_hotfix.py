@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ntpath
 import re
+import time
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
@@ -27,7 +28,8 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._hotfix import (
     RESTART_REQUIRED,
     RETRY_AFTER_RESTART,
     ROLLUP_CHOICES,
-    SHELL_MEMORY_WARNING_MB,
+    TASK_NAME,
+    TASK_NOT_FINISHED,
     FileCheck,
     HotfixError,
     OperationOutputError,
@@ -36,13 +38,18 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._hotfix import (
     files_from_mapping,
     files_in_directory,
     hash_file,
+    ROLLUP_PACKAGE,
     host_error,
+    manifest_kb,
+    needs_task,
     package_results,
     parse_operation_output,
     plan,
     preflight,
     preflight_problem,
     render_operation,
+    task_command,
+    task_last_result,
     update_file,
     verify,
 )
@@ -66,6 +73,7 @@ ARGUMENT_SPEC = {
     "kb": {"type": "str"},
     "min_free_mb": {"type": "int", "default": 2048},
     "chunk_size": {"type": "int", "default": DEFAULT_CHUNK_BYTES},
+    "task_timeout": {"type": "int", "default": 7200},
 }
 EVENT_INSTALL = 100
 EVENT_REMOVE = 101
@@ -74,6 +82,8 @@ EVENT_REMOVE = 101
 _SKIP_CABS = re.compile(r"^wsusscan\.cab$", re.IGNORECASE)
 # Servicing stack updates bundled in a .msu since 2021 come as SSU-<version>-<arch>.cab and go first.
 _SSU_CAB = re.compile(r"^ssu-.*\.cab$", re.IGNORECASE)
+_SYSTEM_ROOT = re.compile(r"^[A-Za-z]:\\[A-Za-z0-9_.\\-]{1,200}$")
+TASK_POLL_SECONDS = 3
 
 
 class _Lost(Exception):
@@ -153,17 +163,22 @@ class ActionModule(ActionBase):
         if problem:
             result.update(failed=True, msg=f"acs_hotfix: {problem}")
             return result
-        if found.shell_memory_mb is not None and found.shell_memory_mb < SHELL_MEMORY_WARNING_MB:
-            result["warnings"] = [
-                f"acs_hotfix: WinRM allows a shell {found.shell_memory_mb} MB (MaxMemoryPerShellMB); DISM can need more "
-                "for a large update and is then stopped. Raise it (winrm set winrm/config/winrs "
-                "@{MaxMemoryPerShellMB=\"1024\"}) where the install fails"]
+        via_task = needs_task(found.shell_memory_mb)
+        result["ran_as"] = "scheduled_task" if via_task else "shell"
+        system_root = clean_text(look.get("system_root"), 300)
+        if via_task and not _SYSTEM_ROOT.match(system_root):
+            raise HotfixError("the host did not say where Windows is ($env:SystemRoot), which the scheduled task "
+                              "needs; nothing was installed")
         planned = [step.kb for step in decision.steps]
         result["planned"] = planned
         if self._task.check_mode:
-            result.update(changed=True, msg=f"{decision.message} (check mode: nothing was changed)")
+            how = (f" as a scheduled task running as SYSTEM: WinRM allows a shell {found.shell_memory_mb} MB "
+                   "(MaxMemoryPerShellMB)") if via_task else ""
+            result.update(changed=True, msg=f"{decision.message}{how} (check mode: nothing was changed)")
             return result
-        return self._install(args, decision, checked, found.servicing_tool, result)
+        host = {"tool": found.servicing_tool, "quota": found.shell_memory_mb, "system_root": system_root,
+                "via_task": via_task}
+        return self._install(args, decision, checked, host, result)
 
     def _remote_plan(self, args, verdict, catalog, look):
         """Pick from the files the host lists in remote_src, then check each picked one on the host."""
@@ -185,7 +200,7 @@ class ActionModule(ActionBase):
             verify(step.file, check, args["checksums"])
         return decision
 
-    def _install(self, args, decision, checked, tool, result):
+    def _install(self, args, decision, checked, host, result):
         installed, copied, directories, restart = [], [], [], False
         try:
             for index, step in enumerate(decision.steps):
@@ -199,10 +214,7 @@ class ActionModule(ActionBase):
                     directory = f"{REMOTE_WORK_DIR}\\{index}-{item.kb}"
                     directories.append(directory)
                     cabs = self._expand(path, directory, item)
-                answer = self._step("add", {"action": "add", "cabs": cabs, "tool": tool, "event_id": EVENT_INSTALL,
-                                            "event_text": f"codesign.windows acs_hotfix: {step.kb}"}, step.kb)
-                self._raise_host_error(answer, f"installing {step.kb} failed")
-                outcome = package_results(answer)
+                outcome = self._add(cabs, host, step.kb, args["task_timeout"])
                 failed = [package for package in outcome if package["exit_code"] not in (0, RESTART_REQUIRED)]
                 restart = restart or any(package["exit_code"] == RESTART_REQUIRED for package in outcome)
                 if failed or len(outcome) != len(cabs):
@@ -223,9 +235,83 @@ class ActionModule(ActionBase):
             if copied or directories:
                 # Everything copied or expanded lives under the work directory: it goes as a whole.
                 self._clean(copied, [*directories, REMOTE_WORK_DIR], result)
+        how = " (DISM ran as a scheduled task as SYSTEM: the shell's memory quota is too small)" \
+            if host["via_task"] else ""
         result.update(changed=True, installed=installed, reboot_required=restart,
-                      msg=f"{decision.message}: done" + ("; a restart finishes the installation" if restart else ""))
+                      msg=f"{decision.message}: done{how}" + ("; a restart finishes the installation" if restart else ""))
         return result
+
+    def _add(self, cabs: list[str], host, kb: str, timeout: int) -> list[dict]:
+        """Add the packages, in the shell or through the scheduled task; each one's result, normalised."""
+        event = {"event_id": EVENT_INSTALL, "event_text": f"codesign.windows acs_hotfix: {kb}"}
+        if not host["via_task"]:
+            try:
+                answer = self._step("add", {"action": "add", "cabs": cabs, "tool": host["tool"], **event}, kb)
+            except OperationOutputError as exc:
+                quota = f" ({host['quota']} MB)" if host["quota"] else ""
+                raise HotfixError(f"installing {kb} failed: {exc}; WinRM ends a shell whose processes need more "
+                                  f"memory than MaxMemoryPerShellMB{quota}: raise it (winrm set winrm/config/winrs "
+                                  "@{MaxMemoryPerShellMB=\"2048\"}) and run again") from None
+            self._raise_host_error(answer, f"installing {kb} failed")
+            return package_results(answer)
+        outcome = []
+        for cab in cabs:
+            code = self._run_task(task_command(host["tool"], host["system_root"], cab), kb, host["quota"], timeout)
+            item = {"cab": cab, "exit_code": code}
+            if code in (0, RESTART_REQUIRED):
+                self._step("event", {"action": "event", "event_id": EVENT_INSTALL,
+                                     "event_text": f"{event['event_text']} installed {cab} (exit code {code}, "
+                                                   "scheduled task)"}, kb)
+            outcome.extend(package_results({"packages": [item]}))
+            if code not in (0, RESTART_REQUIRED):
+                break
+        return outcome
+
+    def _run_task(self, command: str, kb: str, quota, timeout: int) -> int | None:
+        """Run one command as SYSTEM through a scheduled task and wait for its exit code (its Last Result)."""
+        task = {"action": "task", "task_name": TASK_NAME, "task_run": command}
+        answer = self._step("task", {**task, "verb": "create"}, kb)
+        self._raise_host_error(answer, f"creating the scheduled task for {kb} failed")
+        if answer.get("exit_code") != 0:
+            raise HotfixError(
+                f"{kb} was not installed: WinRM allows a shell {quota} MB (MaxMemoryPerShellMB), too little for DISM, "
+                "so it runs as a scheduled task as SYSTEM, and creating that task was refused (schtasks.exe exit code "
+                f"{clean_text(answer.get('exit_code'), 20)}): registering a task that runs as SYSTEM needs an account "
+                "in the local Administrators group; or raise the quota (winrm set winrm/config/winrs "
+                "@{MaxMemoryPerShellMB=\"1024\"})")
+        finished = True
+        try:
+            answer = self._step("task", {**task, "verb": "run"}, kb)
+            self._raise_host_error(answer, f"starting the scheduled task for {kb} failed")
+            if answer.get("exit_code") != 0:
+                raise HotfixError(f"{kb} was not installed: the scheduled task did not start (schtasks.exe exit code "
+                                  f"{clean_text(answer.get('exit_code'), 20)})")
+            deadline = time.monotonic() + timeout
+            while True:
+                answer = self._step("task", {**task, "verb": "query"}, kb)
+                self._raise_host_error(answer, f"reading the scheduled task for {kb} failed")
+                code = task_last_result(answer.get("output")) if answer.get("exit_code") == 0 else None
+                if code is None:
+                    raise HotfixError(f"{kb}: the host's schtasks.exe /Query gave no Last Result for the task "
+                                      f"(exit code {clean_text(answer.get('exit_code'), 20)}); see the host's "
+                                      "C:\\Windows\\Logs\\CBS\\CBS.log for whether it was installed")
+                if code not in TASK_NOT_FINISHED:
+                    return code
+                if time.monotonic() > deadline:
+                    finished = False   # deleting the task could end DISM halfway: it is left to finish
+                    raise HotfixError(f"{kb}: the scheduled task that installs it was still running after "
+                                      f"{timeout} s (task_timeout); it was left to finish: run again later to see "
+                                      "whether it was installed")
+                time.sleep(TASK_POLL_SECONDS)
+        except _Lost:
+            finished = False
+            raise
+        finally:
+            if finished:
+                try:
+                    self._run_operation({**task, "verb": "delete"})
+                except (OperationOutputError, _Lost):
+                    pass
 
     def _transfer(self, item: UpdateFile, check, chunk_size: int) -> str:
         """Copy a controller file to the host, one command per chunk, each chunk's SHA-256 checked there, then
@@ -279,7 +365,7 @@ class ActionModule(ActionBase):
             raise HotfixError("state=absent needs kb, the update to remove (e.g. KB5006714)")
         look = self._run_operation({"action": "look", "pending_keys": [], "remote_dir": "",
                                     "packages_path": CBS + "\\Packages",
-                                    "packages_like": f"^Package_for_{kb}~"})
+                                    "packages_like": f"^Package_for_({kb}|RollupFix)~"})
         self._raise_host_error(look, "the host's look at its packages failed")
         packages = look.get("packages")
         items = packages.get("items") if isinstance(packages, dict) else None
@@ -289,9 +375,20 @@ class ActionModule(ActionBase):
                  if isinstance(item, dict) and isinstance(item.get("values"), dict)
                  and item["values"].get("CurrentState") in (*CBS_INSTALLED, *CBS_PENDING)] if isinstance(items, list) else []
         names = [name for name in names if name]
+        rollups = [name for name in names if ROLLUP_PACKAGE.match(name)]
+        names = [name for name in names if not name.lower().startswith("package_for_rollupfix~")]
+        if rollups:
+            # A cumulative or monthly rollup is Package_for_RollupFix~...: its manifest says which KB it is.
+            answer = self._run_operation({"action": "manifests", "package_names": rollups})
+            self._raise_host_error(answer, "reading the rollup packages' manifests failed")
+            listed = answer.get("manifests")
+            for item in listed if isinstance(listed, list) else []:
+                if isinstance(item, dict) and item.get("name") in rollups and manifest_kb(item.get("text")) == kb:
+                    names.append(item["name"])
         result.update(kb=kb, packages=names)
         if not names:
-            result["msg"] = f"{kb} is not installed (no Package_for_{kb} package); nothing to remove"
+            result["msg"] = (f"{kb} is not installed (no Package_for_{kb} package, and no rollup package whose "
+                             "manifest names it); nothing to remove")
             return result
         if self._task.check_mode:
             result.update(changed=True, msg=f"removes {', '.join(names)} (check mode: nothing was changed)")

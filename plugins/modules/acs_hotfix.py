@@ -32,7 +32,10 @@ description:
     the gathered licence, or O(esu)).
   - Pre-flight on the host, before anything is copied, checks the free space on the system drive (O(min_free_mb)), no
     restart already pending (servicing refuses new packages until it happens), and WinRM's per-shell memory
-    quota C(MaxMemoryPerShellMB) (a warning below 1024 MB, the WinRM 2.0 default being 150 MB).
+    quota C(MaxMemoryPerShellMB). Below 1024 MB (the WinRM 2.0 default is 150 MB; WinRM ends a shell whose processes
+    allocate beyond it) DISM or pkgmgr runs outside the shell, as a scheduled task running as SYSTEM
+    (C(schtasks.exe /Create /RU SYSTEM /SC ONCE), C(/Run), C(/Query) until its Last Result is the exit code, then
+    C(/Delete)); RV(ran_as) says which.
   - C(wusa.exe) refuses to run in a WinRM session, so a C(.msu) is expanded with C(expand.exe -F:*), every
     C(SSU-*.cab) in it is added first and then the update's C(.cab) with
     C(dism.exe /online /add-package /quiet /norestart); C(WSUSSCAN.cab) never. Windows Server 2008 has no DISM, so
@@ -42,7 +45,8 @@ description:
   - DISM's and CBS's exit codes are judged by number, never by DISM's (localized) text, signed or not
     (C(-2146498530) is C(0x800f081e)); C(3010) means installed, a restart finishes it. The host is not
     restarted.
-  - O(state=absent) removes the packages of O(kb) (C(Package_for_KB<n>)) with C(dism /remove-package), for
+  - O(state=absent) removes the packages of O(kb) (C(Package_for_KB<n>), or a rollup C(Package_for_RollupFix)
+    whose manifest in C(%SystemRoot%\servicing\Packages) names O(kb)) with C(dism /remove-package), for
     administrators who must roll back.
   - Every step is one command through the connection's low-level exec with the collection's PowerShell
     2.0-safe runner, so hosts with PowerShell 2.0 (Windows 7, Server 2008 R2) are served; no PowerShell module
@@ -110,6 +114,12 @@ options:
       - Bytes per copy command (4096 to 8388608).
     type: int
     default: 524288
+  task_timeout:
+    description:
+      - Seconds to wait for the scheduled task that installs a package where the shell memory quota is too small.
+        A task still running then is left to finish, and the host fails with a message saying so.
+    type: int
+    default: 7200
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -123,9 +133,9 @@ notes:
     saying so and nothing is installed.
   - The action does not restart the host. The role P(codesign.windows.acs_readiness#role) runs it with
     C(acs_readiness_remediate=kb) or V(all), then gathers and judges the host again.
-  - Where DISM needs more memory than C(MaxMemoryPerShellMB) allows, WinRM stops it; raise the quota
-    (C(winrm set winrm/config/winrs @{MaxMemoryPerShellMB="1024"})). Running the install outside the shell
-    (a scheduled task) is not done by this action.
+  - Where the shell memory quota is below 1024 MB the install runs as a scheduled task as SYSTEM; only a member of
+    the local Administrators group may register one. Where DISM needs more than a larger quota allows, WinRM
+    stops it and the message says to raise the quota (C(winrm set winrm/config/winrs @{MaxMemoryPerShellMB="2048"})).
   - Windows Update or WSUS as a source is not used by this action; on PowerShell 5.1 hosts that reach one,
     C(ansible.windows.win_updates) can install the KB the verdict names.
 seealso:
@@ -203,6 +213,12 @@ shell_memory_mb:
   description: WinRM's MaxMemoryPerShellMB, when the host told it.
   returned: after the pre-flight look
   type: int
+ran_as:
+  description: Where DISM or pkgmgr runs, V(shell) (the WinRM shell) or V(scheduled_task) (a task running as SYSTEM,
+    because the shell memory quota is below 1024 MB).
+  returned: after the pre-flight look, when an update is to be installed
+  type: str
+  sample: scheduled_task
 tool:
   description: The servicing program used, V(dism) or V(pkgmgr).
   returned: after the pre-flight look

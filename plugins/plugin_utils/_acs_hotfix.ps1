@@ -2,7 +2,7 @@
 #
 # Sent on stdin by codesign.windows.acs_hotfix after the probe runner (_acs_runner.ps1), whose
 # library it uses for JSON, error records and registry reads. The controller appends $AcsHotfix
-# (one operation: look, write, hash, expand, add, remove or clean) and a call to Invoke-AcsHotfix.
+# (one operation: look, write, hash, expand, add, remove, task, event, manifests or clean) and a call to Invoke-AcsHotfix.
 # Which files, in which order, and what every exit code means is decided on the controller: this
 # script only does the one step it is given and reports what happened.
 #
@@ -60,6 +60,7 @@ function Invoke-AcsHotfixLook {
         if ($keys[$path]) { [void]$pending.Add($path) }
     }
     $Result.restart_pending = $pending.ToArray()
+    $Result.system_root = [string]$env:SystemRoot
     $Result.tool = $null
     if ([System.IO.File]::Exists((Get-AcsSystemProgram 'dism.exe'))) { $Result.tool = 'dism' }
     elseif ([System.IO.File]::Exists((Get-AcsSystemProgram 'pkgmgr.exe'))) { $Result.tool = 'pkgmgr' }
@@ -166,6 +167,47 @@ function Invoke-AcsHotfixRemove {
     $Result.packages = $packages.ToArray()
 }
 
+function Invoke-AcsHotfixTask {
+    param($Operation, $Result)
+    # One schtasks.exe call on the task that runs a servicing command as SYSTEM, outside WinRM's shell and its
+    # memory quota (MaxMemoryPerShellMB). The controller creates, runs, queries and deletes it.
+    # https://learn.microsoft.com/windows-server/administration/windows-commands/schtasks
+    $schtasks = Get-AcsSystemProgram 'schtasks.exe'
+    $name = [string]$Operation.task_name
+    $run = [string]$Operation.task_run
+    $output = @()
+    switch ($Operation.verb) {
+        'create' { $output = @(& $schtasks /Create /TN $name /RU SYSTEM /SC ONCE /ST '00:00' /TR $run /F) }
+        'run' { $output = @(& $schtasks /Run /TN $name) }
+        'query' { $output = @(& $schtasks /Query /TN $name /FO CSV /V /NH) }
+        'delete' { $output = @(& $schtasks /Delete /TN $name /F) }
+    }
+    $Result.exit_code = $LASTEXITCODE
+    $Result.output = $output
+}
+
+function Invoke-AcsHotfixManifests {
+    param($Operation, $Result)
+    # The manifest CBS keeps for each named package: its <package identifier="KB..."> says which update a
+    # Package_for_RollupFix package is. The controller checked the names.
+    $manifests = New-Object System.Collections.ArrayList
+    foreach ($name in $Operation.package_names) {
+        $path = [string]$env:SystemRoot + '\servicing\Packages\' + [string]$name + '.mum'
+        $text = $null
+        if ([System.IO.File]::Exists($path)) {
+            $text = [System.IO.File]::ReadAllText($path)
+            if ($text.Length -gt 8192) { $text = $text.Substring(0, 8192) }
+        }
+        [void]$manifests.Add(@{ name = $name; text = $text })
+    }
+    $Result.manifests = $manifests.ToArray()
+}
+
+function Invoke-AcsHotfixEvent {
+    param($Operation, $Result)
+    $Result.event_exit_code = Write-AcsEvent $Operation $Operation.event_text
+}
+
 function Invoke-AcsHotfixClean {
     param($Operation, $Result)
     $removed = New-Object System.Collections.ArrayList
@@ -196,6 +238,9 @@ function Invoke-AcsHotfix {
             'add' { Invoke-AcsHotfixAdd $Operation $result }
             'remove' { Invoke-AcsHotfixRemove $Operation $result }
             'clean' { Invoke-AcsHotfixClean $Operation $result }
+            'task' { Invoke-AcsHotfixTask $Operation $result }
+            'event' { Invoke-AcsHotfixEvent $Operation $result }
+            'manifests' { Invoke-AcsHotfixManifests $Operation $result }
         }
     }
     catch {

@@ -22,6 +22,7 @@ decision is taken here:
 from __future__ import annotations
 
 import base64
+import csv
 import dataclasses
 import functools
 import hashlib
@@ -496,8 +497,67 @@ class Preflight:
 
 _SHELL_MEMORY = re.compile(r"^\s*MaxMemoryPerShellMB\s*=\s*(\d{1,10})\b", re.IGNORECASE)
 # WinRM 2.0 (Windows 7 / Server 2008 R2, and WMF 2.0 on Server 2008) caps a shell at 150 MB unless configured
-# otherwise; WinRM 3.0 and later at 1024 MB (https://learn.microsoft.com/windows/win32/winrm/quotas).
-SHELL_MEMORY_WARNING_MB = 1024
+# otherwise; WinRM 3.0 and later at 1024 MB, and Microsoft calls a quota below that default unsupported
+# (https://learn.microsoft.com/windows/win32/winrm/quotas). The policy says "the remote operation is terminated
+# when a new allocation exceeds the specified quota": below this, DISM runs as a scheduled task instead.
+SHELL_MEMORY_NEEDED_MB = 1024
+# Task Scheduler's Last Result before the task's program has finished: SCHED_S_TASK_RUNNING and
+# SCHED_S_TASK_HAS_NOT_RUN (https://learn.microsoft.com/windows/win32/taskschd/task-scheduler-error-and-success-constants).
+TASK_NOT_FINISHED = frozenset((0x00041301, 0x00041303))
+# schtasks /Query /FO CSV /V: the columns come in a fixed order (their headers and the Status text are translated);
+# Last Result is the seventh (https://learn.microsoft.com/windows-server/administration/windows-commands/schtasks-query).
+TASK_LAST_RESULT_COLUMN = 6
+# schtasks /Create /TR takes at most 261 characters
+# (https://learn.microsoft.com/windows-server/administration/windows-commands/schtasks-create).
+TASK_RUN_MAX = 261
+TASK_NAME = "codesign-acs-hotfix"
+
+
+def needs_task(shell_memory_mb: int | None) -> bool:
+    """Whether an install runs outside WinRM's shell: its quota is known, limited (0 is unlimited) and small."""
+    return shell_memory_mb is not None and 0 < shell_memory_mb < SHELL_MEMORY_NEEDED_MB
+
+
+def task_command(tool: str, system_root: str, cab: str) -> str:
+    """What the task runs to add one package; HotfixError when it cannot be one plain command line."""
+    program = f"{system_root}\\System32\\" + ("pkgmgr.exe" if tool == "pkgmgr" else "dism.exe")
+    if tool == "pkgmgr":
+        command = f"{program} /ip /m:{cab} /quiet /norestart"
+    else:
+        command = f"{program} /online /add-package /packagepath:{cab} /quiet /norestart"
+    if any(char in f"{system_root}{cab}" for char in ' "\t'):
+        raise HotfixError(f"{cab} has a space or quote in its path, which a scheduled task's command cannot carry; "
+                          "nothing more was installed")
+    if len(command) > TASK_RUN_MAX:
+        raise HotfixError(f"the path {cab} is too long for a scheduled task's command ({TASK_RUN_MAX} characters); "
+                          "nothing more was installed")
+    return command
+
+
+# A rollup package's name does not say its KB; its manifest's <package identifier="KB..."> does.
+ROLLUP_PACKAGE = re.compile(r"^Package_for_RollupFix~[A-Za-z0-9_.~]{1,200}$")
+_MANIFEST_KB = re.compile(r"<package\b[^>]*?\bidentifier\s*=\s*[\"'](KB\d{1,9})[\"']", re.IGNORECASE)
+
+
+def manifest_kb(text: t.Any) -> str | None:
+    """The KB a package manifest (.mum) names, upper case; None when it names none."""
+    match = _MANIFEST_KB.search(text[:8192]) if isinstance(text, str) else None
+    return match.group(1).upper() if match else None
+
+
+def task_last_result(lines: t.Any) -> int | None:
+    """Last Result from ``schtasks /Query /FO CSV /V /NH`` (normalised like an exit code); None when unreadable."""
+    for line in lines if isinstance(lines, list) else []:
+        if not isinstance(line, str) or not line.startswith('"'):
+            continue
+        try:
+            row = next(csv.reader([line[:10000]]))
+        except (csv.Error, StopIteration):
+            return None
+        if len(row) <= TASK_LAST_RESULT_COLUMN:
+            return None
+        return normalize_code(row[TASK_LAST_RESULT_COLUMN].strip())
+    return None
 
 
 def shell_memory(lines: t.Any) -> int | None:

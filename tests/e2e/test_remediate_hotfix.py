@@ -200,6 +200,7 @@ def test_a_10x_host_gets_the_cumulative_update(fleet, first_run):
     run, reports, _before = first_run
     model = backend(fleet, "w2019-2209").model
     assert hotfix_result(run, "w2019-2209")["installed"] == ["KB5005625"]
+    assert hotfix_result(run, "w2019-2209")["ran_as"] == "shell", "WinRM 3.0 and later: 1024 MB per shell"
     assert package_state(model, "Package_for_RollupFix~31bf3856ad364e35~amd64~~17763.2210.1.6") == 96
     assert model.ubr == 2209, "the UBR changes only with the restart"
     assert report_hosts(reports)["w2019-2209"]["status"] == "reboot_pending"
@@ -211,6 +212,8 @@ def test_prerequisites_are_installed_first_in_catalog_order_on_powershell_2(flee
     assert model.powershell == "2.0"
     result = hotfix_result(run, "w2008r2-hotfix-prereqs")
     assert result["installed"] == ["KB4474419", "KB4490628", "KB4538483", "KB5006743"], result
+    # WinRM 2.0 allows a shell 150 MB: each package went in through a scheduled task as SYSTEM.
+    assert result["ran_as"] == "scheduled_task" and model.scheduled_tasks == {}
     servicing = [e["message"] for e in model.events if e["source"] == "Microsoft-Windows-Servicing"]
     assert [m.split()[1] for m in servicing] == ["KB4474419", "KB4490628", "KB4538483", "KB5006743"]
     # The servicing stack went in without a restart; the rollup, which needs it, was then applicable.
@@ -224,6 +227,7 @@ def test_server_2008_is_serviced_with_pkgmgr(fleet, first_run):
     model = backend(fleet, "w2008-hotfix-pkgmgr").model
     result = hotfix_result(run, "w2008-hotfix-pkgmgr")
     assert result["tool"] == "pkgmgr" and result["installed"] == ["KB5006736"], result
+    assert result["ran_as"] == "scheduled_task", "WMF 2.0's WinRM on Server 2008: 150 MB per shell"
     assert package_state(model, "Package_for_RollupFix~31bf3856ad364e35~amd64~~6003.21251.1.5") == 96
 
 

@@ -28,6 +28,7 @@ import time
 import typing as t
 
 from emulator import probe_runner
+from emulator.tasks import ShellTerminated
 from emulator.pwsh.dotnet import run_script
 from emulator.pwsh.runtime import ScriptError, UnsupportedConstruct, to_string
 from emulator.cmdline import parse_ansible_exec_wrapper, parse_powershell_command_line
@@ -135,8 +136,13 @@ class EmulatedWindows:
             return _error(error.record.console_text())
         except UnsupportedConstruct as exc:
             return _error(f"The emulated host {self.name} cannot run this script: {exc}\r\n")
+        except ShellTerminated:
+            # WinRM ended the shell's processes (MaxMemoryPerShellMB): nothing more arrives (emulator.tasks).
+            return CommandResult(rc=1)
         text = "".join(to_string(item) + "\r\n" for item in output)
-        return CommandResult(rc=0, stdout=(UTF8_BOM if self.model.output_bom else b"") + text.encode("utf-8"))
+        dropped, self.model.connection_drop_pending = self.model.connection_drop_pending, False
+        return CommandResult(rc=0, stdout=(UTF8_BOM if self.model.output_bom else b"") + text.encode("utf-8"),
+                             drop_connection=dropped)
 
     def _script_problem(self, script: str) -> str | None:
         """What PowerShell prints when it cannot parse the script, or the host's PowerShell is too old."""

@@ -19,6 +19,11 @@ What each program does to the model, with its source:
   0x800f081e CBS_E_NOT_APPLICABLE when the package's parent identity names another build or architecture,
   0x800f0823 CBS_E_NEW_SERVICING_STACK_REQUIRED when it needs a servicing stack update the host lacks,
   0x800f0805 CBS_E_INVALID_PACKAGE for a cabinet without a package manifest,
+  0x800f0806 CBS_E_PENDING ("One or more resources that are required by this update are locked": an update that
+  cannot be queued behind a package still pending a restart; restart, then install it again;
+  https://learn.microsoft.com/previous-versions/windows/it-pro/windows-server-2008-R2-and-2008/cc732334(v=ws.10)),
+  0x800f081f CBS_E_SOURCE_MISSING (the files a package needs are missing from a damaged component store;
+  https://learn.microsoft.com/windows-hardware/manufacture/desktop/repair-a-windows-image),
   0x80070070 ERROR_DISK_FULL, 0x80070002 ERROR_FILE_NOT_FOUND, and 740 ERROR_ELEVATION_REQUIRED
   ("Elevated permissions are required to run DISM.") for an account that is not an administrator.
   Without /norestart DISM may restart Windows by itself: that is not modelled and fails loudly.
@@ -41,6 +46,13 @@ The fixture's servicing: key (every entry optional; without it a host behaves as
   max_memory_per_shell_mb: ...   MaxMemoryPerShellMB as winrm.cmd prints it (default by WinRM version above)
   stack_required: {KB: SSU-KB}   the update needs that servicing stack update installed first (0x800f0823)
   install_fails: {KB: "0x800f0922"}  the package's installers fail with this code
+  dism_memory_mb: N              what DISM / pkgmgr needs to add a package; above the shell's MaxMemoryPerShellMB
+                                 WinRM terminates the shell (emulator.tasks; default: fits in any quota)
+  task_seconds: 0                how long a scheduled task runs before its Last Result is its exit code
+  pending_blocks: [KB, ...]      these updates cannot be queued behind a package that waits for a restart: DISM
+                                 returns 0x800f0806 while one is install- or uninstall-pending
+  component_store_corrupt: true  every package needs files the damaged component store lacks: 0x800f081f
+  connection_drops_during_install: true  once: DISM adds the package, and the connection drops before its answer
 """
 
 from __future__ import annotations
@@ -52,13 +64,21 @@ import struct
 import typing as t
 import xml.etree.ElementTree as ET  # nosec - the manifests are the tests' own
 
+from emulator import tasks
 from emulator.pwsh.native import NativeNotFound, NativeResult
 from emulator.pwsh.runtime import UnsupportedConstruct
 from emulator.windows import CBS, CBS_STATE, WindowsHost
 
 SYSTEM32 = "c:\\windows\\system32"
 # Directories every Windows has; scripts create the rest.
-BASE_DIRECTORIES = ("c:", "c:\\windows", "c:\\windows\\temp", SYSTEM32, "c:\\windows\\syswow64")
+# CBS keeps the manifest (.mum) of every package it knows in %SystemRoot%\servicing\Packages, by the name the
+# package's InstallName value gives; its <package identifier="KB..."> is the update the package is (a rollup's name,
+# Package_for_RollupFix, does not say). CBS.log and checksur.log name these files, e.g.
+# servicing\Packages\Package_for_KB2479628_RTM~31bf3856ad364e35~amd64~~6.1.1.4.mum
+# (https://blogs.technet.microsoft.com/roplatforms/2011/04/28/installation-failures-cbs-store-corruptions-uncommon-issues-and-troubleshooting/).
+SERVICING_PACKAGES = "c:\\windows\\servicing\\packages"
+BASE_DIRECTORIES = ("c:", "c:\\windows", "c:\\windows\\temp", SYSTEM32, "c:\\windows\\syswow64",
+                    "c:\\windows\\servicing", SERVICING_PACKAGES)
 DEFAULT_FREE_MB = 20480
 DEFAULT_INSTALL_MB = 500
 
@@ -68,6 +88,8 @@ CBS_E_NOT_APPLICABLE = 0x800F081E
 CBS_E_NEW_SERVICING_STACK_REQUIRED = 0x800F0823
 CBS_E_INVALID_PACKAGE = 0x800F0805
 CBS_E_UNKNOWN_UPDATE = 0x800F080C
+CBS_E_PENDING = 0x800F0806
+CBS_E_SOURCE_MISSING = 0x800F081F
 E_ACCESSDENIED = 0x80070005
 ERROR_DISK_FULL = 0x80070070
 ERROR_FILE_NOT_FOUND = 0x80070002
@@ -76,6 +98,8 @@ MESSAGES = {
     CBS_E_NEW_SERVICING_STACK_REQUIRED: "The package requires a newer version of the servicing stack.",
     CBS_E_INVALID_PACKAGE: "The specified package is not valid Windows package.",
     CBS_E_UNKNOWN_UPDATE: "The specified package cannot be found.",
+    CBS_E_PENDING: "One or more resources that are required by this update are locked.",
+    CBS_E_SOURCE_MISSING: "The source files could not be found.",
     ERROR_DISK_FULL: "There is not enough space on the disk.",
     ERROR_FILE_NOT_FOUND: "The system cannot find the file specified.",
     E_ACCESSDENIED: "Access is denied.",
@@ -105,7 +129,28 @@ def find_file(host: WindowsHost, path: str) -> str | None:
 
 def read_file(host: WindowsHost, path: str) -> bytes | None:
     key = find_file(host, path)
-    return None if key is None else host.disk[key]
+    if key is None:
+        return package_manifest(host, path)
+    return host.disk[key]
+
+
+def package_manifest(host: WindowsHost, path: str) -> bytes | None:
+    """The .mum CBS keeps in servicing\\Packages for a package of the registry model; None for anything else."""
+    directory, name = ntpath.split(norm(path))
+    if directory != SERVICING_PACKAGES or not name.endswith(".mum"):
+        return None
+    packages = CBS + r"\Packages"
+    package = next((key for key in host.registry.subkey_names(packages) if key.lower() == name[:-4]), None)
+    if package is None:
+        return None
+    identity, _token, arch, _lang, version = (package.split("~") + [""] * 5)[:5]
+    match = re.match(r"^package_for_(kb\d+)$", identity, re.I)
+    kb = host.package_kbs.get(package) or (match.group(1).upper() if match else "")
+    return (f'<?xml version="1.0" encoding="utf-8"?>\r\n<assembly xmlns="urn:schemas-microsoft-com:asm.v3" '
+            f'manifestVersion="1.0"><assemblyIdentity name="{identity}" version="{version}" '
+            f'processorArchitecture="{arch}" language="neutral" buildType="release" '
+            f'publicKeyToken="31bf3856ad364e35"/><package identifier="{kb}" releaseType="Update">'
+            "</package></assembly>").encode("utf-8")
 
 
 def write_file(host: WindowsHost, path: str, data: bytes) -> None:
@@ -240,6 +285,15 @@ def _event(host: WindowsHost, log: str, source: str, event_id: int, kind: str, m
     host.events.append({"log": log, "source": source, "id": event_id, "type": kind, "message": message})
 
 
+def _any_pending(host: WindowsHost) -> bool:
+    """Whether a package waits for a restart to finish installing or removing."""
+    for name in host.registry.subkey_names(_packages(host)):
+        key = host.registry.open(f"{_packages(host)}\\{name}")
+        if key is not None and key.get("CurrentState") in (CBS_STATE["install_pending"], CBS_STATE["uninstall_pending"]):
+            return True
+    return False
+
+
 def add_package(host: WindowsHost, path: str) -> NativeResult:
     """dism /add-package or pkgmgr /ip, once the account is allowed: the package applied to the model."""
     data = read_file(host, path)
@@ -258,6 +312,10 @@ def add_package(host: WindowsHost, path: str) -> NativeResult:
     stack = (host.servicing.get("stack_required") or {}).get(manifest.kb)
     if stack and not _installed(host, str(stack).upper()):
         return _failure(CBS_E_NEW_SERVICING_STACK_REQUIRED)
+    if manifest.kb in [str(kb).upper() for kb in host.servicing.get("pending_blocks") or ()] and _any_pending(host):
+        return _failure(CBS_E_PENDING)
+    if host.servicing.get("component_store_corrupt"):
+        return _failure(CBS_E_SOURCE_MISSING)
     fails = (host.servicing.get("install_fails") or {}).get(manifest.kb)
     if fails:
         return _failure(int(str(fails), 16) if str(fails).lower().startswith("0x") else int(fails))
@@ -272,9 +330,13 @@ def add_package(host: WindowsHost, path: str) -> NativeResult:
     state = "install_pending" if pending else "installed"
     host.registry.set(key, "CurrentState", CBS_STATE[state])
     host.registry.set(key, "InstallName", ntpath.basename(key) + ".mum")
+    host.package_kbs[ntpath.basename(key)] = manifest.kb
     if not any(row.get("HotFixID", "").upper() == manifest.kb for row in host.qfe):
         host.qfe.append({"HotFixID": manifest.kb, "Description": manifest.release_type or "Update",
                          "InstalledOn": dt.date(2026, 11, 29).strftime("%m/%d/%Y").lstrip("0")})
+    if host.servicing.pop("connection_drops_during_install", False):
+        # The package is in; the connection goes before DISM's answer does (once).
+        host.connection_drop_pending = True
     if pending:
         host.registry.ensure(CBS + r"\RebootPending")
     _event(host, "Setup", "Microsoft-Windows-Servicing", 2, "Information",
@@ -324,6 +386,7 @@ def dism(binding, arguments: list[str]) -> NativeResult:
     if options.get("norestart") is not True:
         raise UnsupportedConstruct("dism.exe without /norestart (it may restart Windows)")
     if options.get("add-package") is True and isinstance(options.get("packagepath"), str):
+        tasks.check_shell_quota(binding, "dism.exe")
         return add_package(host, str(options["packagepath"]))
     if options.get("remove-package") is True and isinstance(options.get("packagename"), str):
         return remove_package(host, str(options["packagename"]))
@@ -339,6 +402,7 @@ def pkgmgr(binding, arguments: list[str]) -> NativeResult:
         raise UnsupportedConstruct(f"pkgmgr.exe {' '.join(arguments)}")
     if not host.administrator:
         return NativeResult(_signed(E_ACCESSDENIED), [])
+    tasks.check_shell_quota(binding, "pkgmgr.exe")
     result = add_package(host, str(options["m"]))
     return NativeResult(result.exit_code, [])   # pkgmgr prints nothing; its exit code is the result
 
@@ -389,8 +453,7 @@ def winrm(binding, arguments: list[str]) -> NativeResult:
     host = binding.host
     if [argument.lower() for argument in arguments] != ["get", "winrm/config/winrs"]:
         raise UnsupportedConstruct(f"winrm.cmd {' '.join(arguments)}")
-    default = 150 if (host.major, host.minor) < (6, 2) else 1024
-    memory = int(host.servicing.get("max_memory_per_shell_mb", default))
+    memory = tasks.shell_memory_mb(host)
     return NativeResult(0, ["Winrs", "    AllowRemoteShellAccess = true", "    IdleTimeout = 7200000",
                             "    MaxConcurrentUsers = 10", "    MaxShellRunTime = 2147483647",
                             "    MaxProcessesPerShell = 25", f"    MaxMemoryPerShellMB = {memory}",

@@ -283,6 +283,11 @@ class WindowsHost:
     disk: dict[str, bytes] = dataclasses.field(default_factory=dict)
     directories: set[str] = dataclasses.field(default_factory=set)
     events: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    # Task Scheduler (emulator.tasks): the registered tasks by name; they outlive shells and restarts.
+    scheduled_tasks: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    # Set by a fault of the model (servicing: connection_drops_during_install): the command that set it has run, its
+    # answer is lost (emulator.host passes it on to the WinRM service).
+    connection_drop_pending: bool = False
 
     @property
     def wow64(self) -> bool:

@@ -86,6 +86,9 @@ class CommandResult:
     rc: int
     stdout: bytes = b""
     stderr: bytes = b""
+    # The host ran the command, but the connection drops before its answer goes out (a fault the host's model
+    # raises, e.g. servicing: connection_drops_during_install).
+    drop_connection: bool = False
 
 
 class Backend(Protocol):
@@ -674,6 +677,9 @@ class _HostService:
             self._wait_until(lambda: command.result is not None or command.terminated, deadline)
             if command.terminated or command.result is None:
                 raise _invalid_parameter_fault(f"command {command_id} was terminated")
+            if command.result.drop_connection and not command.receive_dropped:
+                command.receive_dropped = True
+                raise _DropConnection()
             return self._next_output(command, request)
 
     def _wait_until(self, ready: Callable[[], bool], deadline: float) -> None:

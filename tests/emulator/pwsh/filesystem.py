@@ -95,6 +95,11 @@ class _FileStatics:
     def OpenRead(self, path):  # noqa: N802
         return FileStreamObject(self.host, to_string(path), "Open")
 
+    def ReadAllText(self, path):  # noqa: N802
+        """File.ReadAllText: the file as UTF-8 (its BOM, if any, dropped)."""
+        data = FileStreamObject(self.host, to_string(path), "Open").data
+        return bytes(data).decode("utf-8-sig", errors="replace")
+
     def Delete(self, path):  # noqa: N802
         servicing.delete_file(self.host, to_string(path))
 

@@ -90,5 +90,5 @@ def programs() -> dict[str, NativeHandler]:
     """The registry: every program an emulated host can run, by file name. A fresh dict for each host
     (HostBinding), so that a test may add one to a single host. The handlers live in the modules that model
     what they change; they are imported here, when the first host starts, because they import this module."""
-    from emulator import restart, servicing   # pylint: disable=import-outside-toplevel
-    return {**servicing.PROGRAMS, **restart.PROGRAMS}
+    from emulator import restart, servicing, tasks   # pylint: disable=import-outside-toplevel
+    return {**servicing.PROGRAMS, **restart.PROGRAMS, **tasks.PROGRAMS}

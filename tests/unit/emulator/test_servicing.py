@@ -188,3 +188,42 @@ def test_a_32_bit_powershell_reaches_the_64_bit_dism_through_sysnative_only():
     native = host("ws2019")
     with pytest.raises(ScriptError):
         run_script(native, r'& "$env:SystemRoot\Sysnative\dism.exe" /online')
+
+
+def test_an_update_that_cannot_be_queued_gets_0x800f0806_while_another_package_is_pending():
+    model = host(servicing={"pending_blocks": ["KB5006714"]})
+    put(model, r"C:\t\p.cab", cab.package_cab("KB5006714", "6.3.9600"))
+    put(model, r"C:\t\q.cab", cab.package_cab("KB5006729", "6.3.9600"))
+    assert dism(model, r"C:\t\p.cab")[0] == 3010, "nothing pending yet: it installs"
+    fresh = host(servicing={"pending_blocks": ["KB5006714"]})
+    put(fresh, r"C:\t\p.cab", cab.package_cab("KB5006714", "6.3.9600"))
+    put(fresh, r"C:\t\q.cab", cab.package_cab("KB5006729", "6.3.9600"))
+    assert dism(fresh, r"C:\t\q.cab")[0] == 3010      # pending a restart
+    assert dism(fresh, r"C:\t\p.cab")[0] == -2146498554   # 0x800f0806
+    assert not any(row["HotFixID"] == "KB5006714" for row in fresh.qfe)
+
+
+def test_a_damaged_component_store_gives_0x800f081f():
+    model = host(servicing={"component_store_corrupt": True})
+    put(model, r"C:\t\p.cab", cab.package_cab("KB5006714", "6.3.9600"))
+    assert dism(model, r"C:\t\p.cab")[0] == -2146498529   # 0x800f081f
+    assert not any(row["HotFixID"] == "KB5006714" for row in model.qfe)
+
+
+def test_a_connection_dropped_during_install_still_installs_once():
+    model = host(servicing={"connection_drops_during_install": True})
+    put(model, r"C:\t\p.cab", cab.package_cab("KB5006714", "6.3.9600"))
+    assert dism(model, r"C:\t\p.cab")[0] == 3010
+    assert model.connection_drop_pending is True and any(row["HotFixID"] == "KB5006714" for row in model.qfe)
+    assert "connection_drops_during_install" not in model.servicing, "once"
+
+
+def test_cbs_keeps_the_manifest_of_each_package_it_adds_naming_its_kb():
+    model = host()
+    rollup = cab.package_cab("KB5006714", "6.3.9600", package="Package_for_RollupFix", version="9600.20144.1.5")
+    put(model, r"C:\t\r.cab", rollup)
+    dism(model, r"C:\t\r.cab")
+    text = run_script(model, "[System.IO.File]::ReadAllText('C:\\Windows\\servicing\\Packages\\"
+                             "Package_for_RollupFix~31bf3856ad364e35~amd64~~9600.20144.1.5.mum')")[0]
+    assert 'identifier="KB5006714"' in text
+    assert run_script(model, "[System.IO.File]::Exists('C:\\Windows\\servicing\\Packages\\nothing.mum')") == [False]

@@ -98,3 +98,65 @@ def test_check_mode_looks_only(updates):
     result = run_action(connection, {"verdict": VERDICT, "src": str(updates)}, check_mode=True)
     assert result["changed"] is True and "check mode" in result["msg"] and connection.commands == 1
     assert connection.model.disk == {} and not any(row["HotFixID"] == "KB5006714" for row in connection.model.qfe)
+
+
+VERDICT_2008R2 = evaluate({"os_version": "6.1.7601", "hotfixes": ["KB4474419", "KB4490628", "KB4538483"],
+                           "architecture": "AMD64", "root_ca_present": True, "esu_licensed": True})
+
+
+@pytest.fixture()
+def updates_2008r2(tmp_path):
+    data = cab.msu("windows6.1", "KB5006743", "6.1.7601", package="Package_for_RollupFix", version="7601.25740.1.5")
+    (tmp_path / cab.catalog_name("windows6.1", "KB5006743", "x64", data)).write_bytes(data)
+    return tmp_path
+
+
+def test_a_150_mb_shell_quota_installs_through_a_scheduled_task_as_system(updates_2008r2, monkeypatch):
+    monkeypatch.setattr(acs_hotfix, "TASK_POLL_SECONDS", 0.5)
+    connection = EmulatedConnection("w2008r2-hotfix-quota")
+    result = run_action(connection, {"verdict": VERDICT_2008R2, "src": str(updates_2008r2), "esu": True})
+    assert result.get("failed") is not True, result
+    assert result["ran_as"] == "scheduled_task" and result["installed"] == ["KB5006743"]
+    assert "scheduled task" in result["msg"] and result["reboot_required"] is True
+    assert any(row["HotFixID"] == "KB5006743" for row in connection.model.qfe)
+    assert connection.model.scheduled_tasks == {} and connection.model.disk == {}
+    assert any(event["source"] == "codesign.windows" and event["id"] == 100 for event in connection.model.events)
+
+
+def test_an_account_that_is_not_an_administrator_cannot_register_the_task(updates_2008r2):
+    connection = EmulatedConnection("w2008r2-hotfix-user")
+    result = run_action(connection, {"verdict": VERDICT_2008R2, "src": str(updates_2008r2), "esu": True})
+    assert result["failed"] is True and "local Administrators group" in result["msg"]
+    assert "creating that task was refused" in result["msg"], result["msg"]
+    assert not any(row["HotFixID"] == "KB5006743" for row in connection.model.qfe)
+
+
+def test_dism_beyond_a_larger_quota_ends_the_shell_and_the_message_says_to_raise_it(updates_2008r2):
+    connection = EmulatedConnection("w2008r2-hotfix-quota")
+    connection.model.servicing["dism_memory_mb"] = 4096
+    connection.model.servicing["max_memory_per_shell_mb"] = 2048
+    result = run_action(connection, {"verdict": VERDICT_2008R2, "src": str(updates_2008r2), "esu": True})
+    assert result["ran_as"] == "shell" and result["failed"] is True
+    assert "MaxMemoryPerShellMB (2048 MB): raise it" in result["msg"], result["msg"]
+
+
+ROLLUP_7601 = "Package_for_RollupFix~31bf3856ad364e35~amd64~~7601.25740.1.3"
+
+
+def test_state_absent_finds_a_rollup_by_the_kb_its_manifest_names():
+    connection = EmulatedConnection("w2008r2-esu-ready")
+    result = run_action(connection, {"state": "absent", "kb": "KB5006743"})
+    assert result.get("failed") is not True, result
+    assert result["removed"] == [ROLLUP_7601] and result["reboot_required"] is True
+    state = connection.model.registry.open(f"{acs_hotfix.CBS}\\Packages\\{ROLLUP_7601}").get("CurrentState")
+    assert state == 5, "uninstall pending"
+
+
+def test_state_absent_leaves_a_rollup_of_another_kb_alone():
+    connection = EmulatedConnection("w2008r2-esu-ready")
+    result = run_action(connection, {"state": "absent", "kb": "KB4474419"})
+    assert result["removed"] == ["Package_for_KB4474419~31bf3856ad364e35~amd64~~6.1.1.0"], result
+    missing = run_action(EmulatedConnection("w2008r2-esu-ready"), {"state": "absent", "kb": "KB5006714"})
+    assert missing["changed"] is False and "no rollup package whose manifest names it" in missing["msg"]
+    state = connection.model.registry.open(f"{acs_hotfix.CBS}\\Packages\\{ROLLUP_7601}").get("CurrentState")
+    assert state == 112

@@ -271,3 +271,36 @@ def test_the_shell_memory_quota_is_read_from_winrm_output():
     lines = ["Winrs", "    AllowRemoteShellAccess = true", "    MaxMemoryPerShellMB = 150 [Source=\"GPO\"]"]
     assert _hotfix.shell_memory(lines) == 150
     assert _hotfix.shell_memory(["nothing"]) is None and _hotfix.shell_memory("MaxMemoryPerShellMB = 5") is None
+
+
+@pytest.mark.parametrize("quota, expected", [(150, True), (1023, True), (1024, False), (0, False), (None, False)])
+def test_an_install_runs_as_a_scheduled_task_below_1024_mb_of_shell_quota(quota, expected):
+    assert _hotfix.needs_task(quota) is expected
+
+
+def test_the_task_command_is_one_plain_command_line():
+    assert _hotfix.task_command("dism", "C:\\Windows", "C:\\t\\a.cab") == (
+        "C:\\Windows\\System32\\dism.exe /online /add-package /packagepath:C:\\t\\a.cab /quiet /norestart")
+    assert _hotfix.task_command("pkgmgr", "C:\\Windows", "C:\\t\\a.cab").endswith("pkgmgr.exe /ip /m:C:\\t\\a.cab "
+                                                                                   "/quiet /norestart")
+    for cab in ("\\\\server\\my share\\a.cab", 'C:\\t\\"a.cab', "C:\\" + "x" * 300 + ".cab"):
+        with pytest.raises(_hotfix.HotfixError):
+            _hotfix.task_command("dism", "C:\\Windows", cab)
+
+
+@pytest.mark.parametrize("lines, expected", [
+    (['"H","\\codesign-acs-hotfix","N/A","Läuft","x","y","267009","z"'], 0x41301),
+    (['', '"H","\\t","N/A","Ready","x","y","-2146498530","z"'], 0x800F081E),
+    (['"H","\\t","N/A","Ready","x","y","3010"'], 3010),
+    (['"H","\\t","N/A"'], None), (["ERROR"], None), (None, None), (['"H","t","a","b","c","d","lots"'], None)])
+def test_the_last_result_is_read_by_column_not_by_translated_text(lines, expected):
+    assert _hotfix.task_last_result(lines) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('<assembly><assemblyIdentity name="Package_for_RollupFix"/><package identifier="KB5006714" '
+     'releaseType="Security Update"></package></assembly>', "KB5006714"),
+    ("<package releaseType='Update' identifier='kb4474419'>", "KB4474419"),
+    ('<assemblyIdentity identifier="KB1"/><package releaseType="Update">', None), (None, None), (5, None)])
+def test_the_kb_of_a_package_is_the_identifier_its_manifest_gives(text, expected):
+    assert _hotfix.manifest_kb(text) == expected
