@@ -59,7 +59,8 @@ EVIDENCE_TESTS = (f"{UNIT}/test_evidence_independent.py", f"{UNIT}/test_probes_i
                   f"{UNIT}/test_evidence_signals.py", RUNNER_E2E)
 # The crafted-input tests first: they take a second and kill most mutants before the signing tests run.
 SIGNATURE_TESTS = (f"{UNIT}/test_pe_headers.py", f"{UNIT}/test_cms_crafted.py", f"{UNIT}/test_certs_crafted.py",
-                   f"{UNIT}/test_timestamps_crafted.py", f"{UNIT}/test_inspect_crafted.py", f"{UNIT}/test_der_independent.py",
+                   f"{UNIT}/test_timestamps_crafted.py", f"{UNIT}/test_inspect_crafted.py", f"{UNIT}/test_cfb_crafted.py",
+                   f"{UNIT}/test_trust_crafted.py", f"{UNIT}/test_der_independent.py",
                    f"{UNIT}/test_signature_edges.py", f"{UNIT}/test_signature.py",
                    "tests/unit/plugins/action/test_acs_agent_package.py")
 
