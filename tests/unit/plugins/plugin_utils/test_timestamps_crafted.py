@@ -101,3 +101,60 @@ def test_an_rfc3161_token_whose_signer_is_not_carried_proves_no_time():
     token = _signed_data(TST_INFO, _tst_info(hashlib.sha256(SIGNER.signature).digest(), moment))
     stamp = _timestamps._rfc3161_timestamp(_parse_one(token), SIGNER, [], [])
     assert (stamp.moment, stamp.claimed, stamp.problem) == (None, moment, "the time-stamping certificate is not in the signature")
+
+
+# ------------------------------------------------------------------ legacy Authenticode countersignatures
+def _countersignature(tsa: pki.Identity, signature: bytes, moment: datetime.datetime | None) -> bytes:
+    """A PKCS #9 countersignature (a SignerInfo over the signature value), as Authenticode time stamps were."""
+    import hashlib
+
+    from unit.plugins.plugin_utils.signing_helpers.signing import _signer_info, der_set, utc_time
+
+    attributes = [seq(oid("1.2.840.113549.1.9.3"), der_set(oid("1.2.840.113549.1.7.1"))),
+                  seq(oid("1.2.840.113549.1.9.4"), der_set(octets(hashlib.sha256(signature).digest())))]
+    if moment is not None:
+        attributes.append(seq(oid("1.2.840.113549.1.9.5"), der_set(utc_time(moment))))
+    return _signer_info(tsa, attributes)
+
+
+def _stamping(eku) -> tuple[pki.Identity, list[_Cert]]:
+    start = pki.now()
+    root = pki.issue("Counter Root", not_before=start - 100 * DAY, not_after=start + 100 * DAY, ca=True)
+    unit = pki.issue("Counter TSA", issuer=root, not_before=start - 50 * DAY, not_after=start + 50 * DAY, eku=eku)
+    return unit, [wrap(unit), wrap(root)]
+
+
+def _with_countersignature(counter: bytes) -> _SignerInfo:
+    attribute = _parse_one(seq(oid("1.2.840.113549.1.9.6"), tlv(0x31, counter)))
+    parts = attribute.children()
+    return _SignerInfo(None, 7, None, "sha256", None, "1.2.840.113549.1.1.1", None, SIGNER.signature,
+                       [("1.2.840.113549.1.9.6", parts[1].children())])
+
+
+def test_a_countersignature_from_a_time_stamping_certificate_sets_the_moment():
+    unit, pool = _stamping([ExtendedKeyUsageOID.TIME_STAMPING])
+    moment = pki.now() - 3 * DAY
+    signer = _with_countersignature(_countersignature(unit, SIGNER.signature, moment))
+    stamp, failed = _timestamps._find_timestamp(signer, pool, [])
+    assert failed == [] and (stamp.kind, stamp.moment, stamp.problem) == ("authenticode", moment, None)
+    assert stamp.signer.sha256 == pool[0].sha256 and stamp.root.sha256 == pool[1].sha256
+
+
+def test_a_countersignature_from_a_certificate_that_may_not_stamp_sets_no_moment():
+    unit, pool = _stamping([ExtendedKeyUsageOID.CODE_SIGNING])
+    moment = pki.now() - 3 * DAY
+    signer = _with_countersignature(_countersignature(unit, SIGNER.signature, moment))
+    stamp, failed = _timestamps._find_timestamp(signer, pool, [])
+    assert stamp is None and len(failed) == 1
+    assert (failed[0].kind, failed[0].moment, failed[0].claimed) == ("authenticode", None, moment)
+    assert failed[0].problem == f"'{pool[0].subject}' is not a time-stamping certificate"
+
+
+def test_a_countersignature_without_a_signing_time_or_its_certificate_sets_no_moment():
+    unit, pool = _stamping([ExtendedKeyUsageOID.TIME_STAMPING])
+    undated = _timestamps._authenticode_timestamp(_parse_one(_countersignature(unit, SIGNER.signature, None)),
+                                                  SIGNER, pool, [])
+    assert (undated.moment, undated.problem) == (None, "the countersignature carries no signing time")
+    orphan = _timestamps._authenticode_timestamp(
+        _parse_one(_countersignature(unit, SIGNER.signature, pki.now() - DAY)), SIGNER, pool[1:], [])
+    assert (orphan.moment, orphan.problem) == (None, "the countersigner's certificate is not in the signature")
