@@ -75,8 +75,11 @@ TARGETS: tuple[Target, ...] = (
     *(Target(f"{UTILS}/_authenticode/{module}", SIGNATURE_TESTS, label=f"_authenticode/{module}")
       for module in ("__init__.py", "_certs.py", "_cfb.py", "_cms.py", "_der.py", "_msi.py", "_pe.py",
                      "_timestamps.py", "_trust.py", "_verdict.py")),
-    Target(f"{UTILS}/_report.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py"),
-           functions=("_clean", "_cell", "_yes_no", "csv_row", "render_csv"), label="_report.py (CSV)"),
+    # The report became a package: the CSV guard is csv_report.py (cells, rows) and plain.clean (control characters).
+    Target(f"{UTILS}/_report/csv_report.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py"),
+           functions=("_cell", "_yes_no", "csv_row", "render_csv"), label="_report/csv_report.py (CSV)"),
+    Target(f"{UTILS}/_report/plain.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py"),
+           functions=("clean",), label="_report/plain.py (CSV)"),
     Target(f"{UTILS}/_acs_runner.ps1", (RUNNER_E2E, "tests/e2e/test_runner_raw_facts.py",
                                         f"{UNIT}/test_probes_independent.py", f"{UNIT}/test_evidence_signals.py")),
 )
