@@ -25,3 +25,9 @@ def test_a_read_error_is_described_by_the_operating_system(tmp_path, monkeypatch
     monkeypatch.setattr(_signature, "_read_once", failing_without_errno)
     result = _signature.inspect_package(str(path))
     assert "The file could not be read: the share went away." in result["reasons"][0]
+
+
+def test_every_public_name_exists():
+    """`from ... import *` raises AttributeError on a name in __all__ that the package does not define."""
+    assert set(_signature.__all__) == {"ACS_ROOT_CERTIFICATE_PEM", "DEFAULT_ACS_ROOTS", "VERDICTS", "inspect_package"}
+    assert all(hasattr(_signature, name) for name in _signature.__all__)
