@@ -4,6 +4,7 @@ instant, or broken in several ways at once."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -14,7 +15,8 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._authenticode._cm
 from ansible_collections.codesign.windows.plugins.plugin_utils._authenticode._der import _parse_one
 
 from unit.plugins.plugin_utils.signing_helpers import pki
-from unit.plugins.plugin_utils.signing_helpers.signing import generalized_time, integer, octets, oid, seq, tlv
+from unit.plugins.plugin_utils.signing_helpers.signing import (_signer_info, der_set, generalized_time, integer, octets,
+                                                               oid, seq, tlv, utc_time)
 
 DAY = datetime.timedelta(days=1)
 SECOND = datetime.timedelta(seconds=1)
@@ -86,8 +88,6 @@ def _tst_info(imprint: bytes, moment: datetime.datetime) -> bytes:
 
 
 def test_an_rfc3161_token_for_another_signature_proves_no_time():
-    import hashlib
-
     moment = pki.now() - 3 * DAY
     token = _signed_data(TST_INFO, _tst_info(hashlib.sha256(b"another signature").digest(), moment))
     stamp = _timestamps._rfc3161_timestamp(_parse_one(token), SIGNER, [], [])
@@ -95,8 +95,6 @@ def test_an_rfc3161_token_for_another_signature_proves_no_time():
 
 
 def test_an_rfc3161_token_whose_signer_is_not_carried_proves_no_time():
-    import hashlib
-
     moment = pki.now() - 3 * DAY
     token = _signed_data(TST_INFO, _tst_info(hashlib.sha256(SIGNER.signature).digest(), moment))
     stamp = _timestamps._rfc3161_timestamp(_parse_one(token), SIGNER, [], [])
@@ -106,10 +104,6 @@ def test_an_rfc3161_token_whose_signer_is_not_carried_proves_no_time():
 # ------------------------------------------------------------------ legacy Authenticode countersignatures
 def _countersignature(tsa: pki.Identity, signature: bytes, moment: datetime.datetime | None) -> bytes:
     """A PKCS #9 countersignature (a SignerInfo over the signature value), as Authenticode time stamps were."""
-    import hashlib
-
-    from unit.plugins.plugin_utils.signing_helpers.signing import _signer_info, der_set, utc_time
-
     attributes = [seq(oid("1.2.840.113549.1.9.3"), der_set(oid("1.2.840.113549.1.7.1"))),
                   seq(oid("1.2.840.113549.1.9.4"), der_set(octets(hashlib.sha256(signature).digest())))]
     if moment is not None:
