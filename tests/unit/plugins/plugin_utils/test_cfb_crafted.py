@@ -98,3 +98,34 @@ def test_the_metadata_slot_counts_streams_inside_the_first_storage():
     # With the MsiDigitalSignatureEx stream present, the slot is that stream's, not the first streams'.
     root.children["\x05MsiDigitalSignatureEx"] = bytes(32)
     assert MsiPackage(read(compound(root))).metadata_slot_filled("sha256") is False
+
+
+def _sector(data: bytearray, number: int) -> slice:
+    return slice(512 + number * 512, 512 + (number + 1) * 512)
+
+
+def test_a_fragmented_stream_is_read_from_its_own_sectors():
+    """[MS-CFB] 2.3: a stream's sectors follow its FAT chain, which may jump back anywhere. The builder lays out
+    the FAT (sector 0), the directory (1) and the stream (2 onwards); here the directory moves to a sector
+    appended at the end and the stream's second sector into sector 1, so its chain runs 2, 1, 4, 5, ... It must
+    read back byte for byte."""
+    payload = bytes(range(256)) * 32                   # 8192 bytes: 16 regular sectors, outside the mini stream
+    root = samples.Storage(clsid=samples.MSI_CLSID)
+    root.children["Big"] = payload
+    data = compound(root)
+    fat = samples.cfb_fat_offset
+    big = next(child for child in read(data).root.children if child.name == "Big")
+    assert (_directory_sector(data), big.start) == (1, 2), "the builder's layout changed"
+    appended = (len(data) - 512) // 512
+    data += data[_sector(data, 1)]                                   # the directory, now at the end
+    struct.pack_into("<I", data, 48, appended)
+    struct.pack_into("<I", data, fat(appended), samples.ENDOFCHAIN)
+    data[_sector(data, 1)] = data[_sector(data, 3)]                  # the stream's second sector, now at 1
+    data[_sector(data, 3)] = bytes(512)
+    struct.pack_into("<I", data, fat(1), struct.unpack_from("<I", data, fat(3))[0])
+    struct.pack_into("<I", data, fat(2), 1)
+    struct.pack_into("<I", data, fat(3), samples.FREESECT)
+    cfb = read(data)
+    big = next(child for child in cfb.root.children if child.name == "Big")
+    assert big.runs[:2] == [(512 + 2 * 512, 512), (512 + 1 * 512, 512)]
+    assert b"".join(bytes(chunk) for chunk in cfb.chunks(big)) == payload
