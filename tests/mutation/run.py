@@ -80,7 +80,7 @@ TARGETS: tuple[Target, ...] = (
            functions=("_cell", "_yes_no", "csv_row", "render_csv"), label="_report/csv_report.py (CSV)"),
     Target(f"{UTILS}/_report/plain.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py"),
            functions=("clean",), label="_report/plain.py (CSV)"),
-    Target(f"{UTILS}/_acs_runner.ps1", (RUNNER_E2E, "tests/e2e/test_runner_raw_facts.py",
+    Target(f"{UTILS}/_acs_runner.ps1", (f"{UNIT}/test_runner_limits.py", RUNNER_E2E, "tests/e2e/test_runner_raw_facts.py",
                                         f"{UNIT}/test_probes_independent.py", f"{UNIT}/test_evidence_signals.py")),
 )
 

@@ -1,0 +1,51 @@
+"""The runner's own limits, executed by the PowerShell interpreter on fixture hosts: the output limit (every
+probe after it is answered "truncated", none is dropped) and the per-probe timeout (a probe that hangs is
+abandoned with the time it was given, and the probes after it still run)."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.codesign.windows.plugins.plugin_utils import _probes
+from emulator.pwsh.dotnet import run_script
+from emulator.windows import load_fleet
+
+PROBES = _probes.build_probes(list(_probes.SUBSETS))
+
+
+def execute(host_name: str, probes=None, **options) -> dict:
+    (host,) = load_fleet([host_name])
+    script = _probes.render_script(PROBES if probes is None else probes, **options)
+    (output,) = run_script(host, _probes.BOOTSTRAP, input_lines=script.splitlines())
+    return json.loads(output)
+
+
+def test_every_probe_past_the_output_limit_is_answered_truncated():
+    document = execute("w2019-2210", timeout_ms=10_000, max_output=1)
+    results = document["results"]
+    assert document["complete"] is True
+    assert [result["id"] for result in results] == [probe["id"] for probe in PROBES]
+    assert results[0]["ok"] is True
+    assert all(result == {"id": result["id"], "ok": False, "category": "truncated", "error": "output limit reached",
+                          "ms": 0} for result in results[1:])
+
+
+def test_a_probe_that_hangs_is_abandoned_after_its_timeout_and_the_rest_still_run():
+    document = execute("w2012r2-wmi-hang", timeout_ms=10_000)
+    failed = [result for result in document["results"] if not result["ok"]]
+    assert failed == [{"id": "hotfixes.qfe", "ok": False, "category": "timeout", "error": "no answer within 10 s",
+                       "ms": 10_000}]
+    ids = [result["id"] for result in document["results"]]
+    assert ids == [probe["id"] for probe in PROBES]
+    after = ids.index("hotfixes.qfe") + 1
+    assert after < len(ids) and all(result["ok"] for result in document["results"][after:])
+
+
+def test_a_hanging_last_probe_still_gives_a_whole_document():
+    """The runspace the last probe hung in is left behind, so there is none to close at the end."""
+    probes = [probe for probe in PROBES if probe["id"] != "hotfixes.qfe"]
+    probes += [probe for probe in PROBES if probe["id"] == "hotfixes.qfe"]
+    document = execute("w2012r2-wmi-hang", probes, timeout_ms=10_000)
+    assert document["complete"] is True
+    assert [result["id"] for result in document["results"]] == [probe["id"] for probe in probes]
+    assert document["results"][-1]["category"] == "timeout"
