@@ -1,6 +1,6 @@
 """The runner's own limits, executed by the PowerShell interpreter on fixture hosts: the output limit (every
-probe after it is answered "truncated", none is dropped) and the per-probe timeout (a probe that hangs is
-abandoned with the time it was given, and the probes after it still run)."""
+probe after it is answered "truncated", none is dropped), the per-probe timeout (a probe that hangs is
+abandoned with the time it was given, and the probes after it still run), and a key that does not exist."""
 
 from __future__ import annotations
 
@@ -49,3 +49,14 @@ def test_a_hanging_last_probe_still_gives_a_whole_document():
     assert document["complete"] is True
     assert [result["id"] for result in document["results"]] == [probe["id"] for probe in probes]
     assert document["results"][-1]["category"] == "timeout"
+
+
+def test_a_key_that_does_not_exist_is_answered_as_missing_not_as_an_error():
+    """32-bit Windows has no WOW6432Node (the registry redirector exists only on 64-bit Windows:
+    https://learn.microsoft.com/windows/win32/winprog64/registry-redirector); listing the 32-bit uninstall key
+    there answers "exists: false", which the controller reads as "no entries", not a failed probe."""
+    probes = [probe for probe in PROBES if probe["id"] == "agents.uninstall_wow"]
+    document = execute("w2003-dsa96", probes, timeout_ms=10_000)
+    assert document["results"] == [{"id": "agents.uninstall_wow", "ok": True,
+                                     "data": {"exists": False, "items": [], "truncated": False},
+                                     "ms": document["results"][0]["ms"]}]
