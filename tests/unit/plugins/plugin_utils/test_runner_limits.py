@@ -60,3 +60,19 @@ def test_a_key_that_does_not_exist_is_answered_as_missing_not_as_an_error():
     assert document["results"] == [{"id": "agents.uninstall_wow", "ok": True,
                                      "data": {"exists": False, "items": [], "truncated": False},
                                      "ms": document["results"][0]["ms"]}]
+
+
+def test_a_denied_key_is_reported_with_every_exception_of_its_chain():
+    """A least-privileged account cannot open CBS\\Packages: PowerShell wraps the .NET SecurityException in a
+    MethodInvocationException, and the runner sends the whole chain, each exception with its type and message,
+    for the controller to say why."""
+    document = execute("w2012r2-leastpriv", timeout_ms=10_000)
+    cbs = next(result for result in document["results"] if result["id"] == "hotfixes.cbs")
+    assert (cbs["ok"], cbs["category"]) == (False, "error")
+    chain = [(item["type"], item["message"]) for item in cbs["record"]["exceptions"]]
+    assert chain == [
+        ("System.Management.Automation.MethodInvocationException",
+         'Exception calling "OpenSubKey" with "2" argument(s): "Requested registry access is not allowed."'),
+        ("System.Security.SecurityException", "Requested registry access is not allowed."),
+    ]
+    assert cbs["error"] == chain[0][1]
