@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from support.e2e import run_playbook
+
 from emulator.fleet import build_fleet
 from emulator.windows import load_fleet
 
@@ -24,3 +26,15 @@ def fleet(tmp_path_factory):
                           extra_vars={"acs_readiness_command_timeout": 15})
         running.inventory_path = inventory
         yield running
+
+
+@pytest.fixture(scope="session")
+def assessed(fleet, tmp_path_factory):
+    """codesign.windows.assess over the whole fleet, faulty hosts included, once per session: the role's tests
+    and the browser tests read the same run and its reports (JSON, CSV, HTML, Markdown)."""
+    work = tmp_path_factory.mktemp("assess")
+    reports = work / "reports"
+    # acs_readiness_command_timeout comes from the inventory (15 s, longer where a host needs it).
+    run = run_playbook("codesign.windows.assess", fleet.inventory_path, work,
+                       ["-e", f"acs_readiness_report_dir={reports}", "-e", "acs_readiness_gather_timeout=3"])
+    return run, reports

@@ -1,5 +1,9 @@
 """The HTML report in a real headless Chromium: it renders, filters, sorts, expands and stays offline.
 
+The report is the one a real ``ansible-playbook`` assessment of the emulated fleet wrote (the session's
+``assessed`` run, shared with tests/e2e/test_role.py), and every expectation comes from the JSON report of
+that same run: what the page shows is checked against the verdicts the run produced, not a fixed sample.
+
 Chromium is driven through the DevTools protocol over a pipe (``--remote-debugging-pipe``) with the
 standard library only: no driver package to pin, and no debugging port open on the machine. Every
 request the page makes is both observed (Network domain) and intercepted (Fetch domain: anything
@@ -12,6 +16,7 @@ import copy
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import threading
@@ -23,9 +28,6 @@ import pytest
 from ansible_collections.codesign.windows.plugins.plugin_utils import _report
 from support import tools
 
-DATA = pathlib.Path(__file__).resolve().parents[1] / "unit" / "plugins" / "plugin_utils" / "data" / "report_records.json"
-RUN = {"run_id": "browser-test", "generated_at": "2026-11-22T03:10:00Z", "policy_21h2": "strict", "gate_mode": "enforce",
-       "catalog_version": "2026.11.22", "collection_version": "0.1.0", "playbook": "site.yml"}
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-extensions", "--disable-default-apps", "--mute-audio", "--window-size=1400,1000")
@@ -245,14 +247,32 @@ def browser(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def records():
-    return json.loads(DATA.read_text(encoding="utf-8"))
+def live_report(assessed):
+    """The JSON report of the assessment whose HTML report the page shows."""
+    _run, reports = assessed
+    return json.loads((reports / "acs-readiness.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def report_file(records, tmp_path_factory):
-    paths = _report.write_reports(_report.build_document(records, RUN), tmp_path_factory.mktemp("report"), formats=("html",))
-    return pathlib.Path(paths["html"])
+def records(live_report):
+    """The host records of that run, in the report's order; the fleet has every status, so none is missing."""
+    hosts = live_report["hosts"]
+    assert len({record["status"] for record in hosts}) >= 8, "the demo fleet should show most statuses"
+    return hosts
+
+
+@pytest.fixture(scope="module")
+def run_info(live_report):
+    """The run's own metadata, for the reports built here from its records (hostile, ten thousand, changes)."""
+    return live_report["run"]
+
+
+@pytest.fixture(scope="module")
+def report_file(assessed, live_report):
+    _run, reports = assessed
+    path = reports / "acs-readiness.html"
+    assert live_report["run"]["run_id"] in path.read_text(encoding="utf-8"), "the HTML and JSON reports of one run"
+    return path
 
 
 @pytest.fixture
@@ -268,30 +288,57 @@ def _hosts_where(records, predicate) -> set[str]:
     return {record["host"] for record in records if predicate(record)}
 
 
-def test_renders_chart_and_every_host(page, records):
-    assert page.evaluate("document.title") == "ACS readiness: 24 of 54 hosts ready"
-    assert sorted(page.visible_hosts()) == sorted(record["host"] for record in records)
-    assert page.evaluate("document.querySelectorAll('#hosts tbody tr').length") == 54
+def _count(records) -> str:
+    return f"{len(records)} of {len(records)} hosts match"
+
+
+def _agent_down(record) -> bool:
+    return any(agent.get("service_down") for agent in (record.get("verdict") or {}).get("agents") or [])
+
+
+def test_renders_chart_and_every_host(page, records, live_report):
+    summary = live_report["summary"]
+    ready = _hosts_where(records, lambda record: record["status"] == "ready")
+    assert summary["ready"] == len(ready) and summary["total"] == len(records)
+    assert page.evaluate("document.title") == f"ACS readiness: {len(ready)} of {len(records)} hosts ready"
+    # The page lists the run's hosts in the report's order.
+    assert page.visible_hosts() == [record["host"] for record in records]
+    assert page.evaluate("document.querySelectorAll('#hosts tbody tr').length") == len(records)
+    shown = page.evaluate("Object.fromEntries(Array.from(document.querySelectorAll('#hosts tbody tr'))"
+                          ".map(row => [row.cells[1].textContent, row.dataset.status]))")
+    assert shown == {record["host"]: record["status"] for record in records}, "each host shows the status it got"
     bars = page.evaluate("Array.from(document.querySelectorAll('#status-chart rect.bar'))"
                          ".map(bar => [bar.dataset.status, bar.getBoundingClientRect().width])")
     assert len(bars) == len(_report.STATUS_ORDER)
     widths = dict(bars)
-    assert widths["ready"] > widths["needs_kb"] > widths["needs_esu"] > 0   # 24 > 11 > 2 hosts
-    assert page.evaluate("document.getElementById('shown').textContent") == "54 of 54 hosts match"
-    # Attention first: the stopped agent service, then the hosts that could not be checked.
-    assert page.visible_hosts()[:2] == ["win7-noesu", "fault-badcreds"]
+    counts = {status: len(_hosts_where(records, lambda record, s=status: record["status"] == s)) for status in widths}
+    for status, count in counts.items():
+        assert (widths[status] > 0) is (count > 0), (status, count, widths[status])
+        for other, other_count in counts.items():
+            if count > other_count:
+                assert widths[status] > widths[other], (status, count, other, other_count, widths)
+    assert page.evaluate("document.getElementById('shown').textContent") == _count(records)
+    # Attention first: the agent services that are not running, then the hosts that could not be checked.
+    down = summary["service_down_hosts"]
+    assert down and set(down) == _hosts_where(records, _agent_down)
+    first = page.visible_hosts()[:len(down) + 1]
+    assert set(first[:-1]) == set(down)
+    assert next(record for record in records if record["host"] == first[-1])["status"] in ("unreachable", "failed")
 
 
 def test_filter_box_keeps_only_matching_hosts(page, records):
+    total = len(records)
     page.type("#filter", "w2012r2")
     expected = _hosts_where(records, lambda record: "w2012r2" in record["host"])
-    page.wait_for(f"document.getElementById('shown').textContent === '{len(expected)} of 54 hosts match'")
-    assert set(page.visible_hosts()) == expected and len(expected) == 10
+    page.wait_for(f"document.getElementById('shown').textContent === '{len(expected)} of {total} hosts match'")
+    assert set(page.visible_hosts()) == expected and 1 < len(expected) < total
 
     page.type("#filter", "server 2022", replace=True)
     expected = _hosts_where(records, lambda record: "Server 2022" in ((record["verdict"] or {}).get("os") or {}).get("name", ""))
-    page.wait_for(f"document.getElementById('shown').textContent === '{len(expected)} of 54 hosts match'")
-    assert set(page.visible_hosts()) == expected == {"w2022-current", "w2022-old"}
+    page.wait_for(f"document.getElementById('shown').textContent === '{len(expected)} of {total} hosts match'")
+    # By the OS name the run recognised: no host has "server 2022" in its name.
+    assert set(page.visible_hosts()) == expected and expected
+    assert not any("server 2022" in host.lower() for host in expected)
 
 
 def test_status_selector_shows_only_that_status(page, records):
@@ -303,15 +350,17 @@ def test_status_selector_shows_only_that_status(page, records):
             select.dispatchEvent(new Event('change', {{bubbles: true}}));
         }})()""")
 
-    choose("needs_kb")
-    assert set(page.visible_hosts()) == _hosts_where(records, lambda record: record["status"] == "needs_kb")
-    assert len(page.visible_hosts()) == 11
-    choose("unreachable")
-    assert set(page.visible_hosts()) == _hosts_where(records, lambda record: record["status"] == "unreachable")
+    for status in sorted({record["status"] for record in records}):
+        choose(status)
+        expected = _hosts_where(records, lambda record, s=status: record["status"] == s)
+        assert set(page.visible_hosts()) == expected and len(page.visible_hosts()) == len(expected), status
     choose("attention")
-    assert set(page.visible_hosts()) == _hosts_where(records, lambda record: record["status"] != "ready")
+    # Every host that is not ready, and the ready hosts whose agent service is not running.
+    expected = _hosts_where(records, lambda record: record["status"] != "ready" or _agent_down(record))
+    assert set(page.visible_hosts()) == expected
+    assert any(record["status"] == "ready" and _agent_down(record) for record in records), "the fleet has one"
     choose("")
-    assert len(page.visible_hosts()) == 54
+    assert len(page.visible_hosts()) == len(records)
 
 
 def test_status_filter_and_text_filter_combine(page, records):
@@ -319,11 +368,17 @@ def test_status_filter_and_text_filter_combine(page, records):
                   "document.getElementById('status-filter').dispatchEvent(new Event('change'))")
     page.type("#filter", "w2019")
     expected = _hosts_where(records, lambda record: record["status"] == "ready" and "w2019" in record["host"])
-    page.wait_for(f"document.getElementById('shown').textContent === '{len(expected)} of 54 hosts match'")
-    assert set(page.visible_hosts()) == expected and len(expected) == 3
+    page.wait_for(f"document.getElementById('shown').textContent === '{len(expected)} of {len(records)} hosts match'")
+    assert set(page.visible_hosts()) == expected
+    assert expected and expected != _hosts_where(records, lambda record: "w2019" in record["host"])
 
 
-def test_clicking_a_header_sorts(page):
+def _numbered_windows(hosts: list[str]) -> list[int]:
+    """The client version in names such as win7-..., win10-..., win81-..., in the order given."""
+    return [int(match.group(1)) for match in map(re.compile(r"win(\d+)").match, hosts) if match]
+
+
+def test_clicking_a_header_sorts(page, records):
     before = page.visible_hosts()
     page.click("#hosts thead th:nth-child(2)")
     ascending = page.visible_hosts()
@@ -333,7 +388,9 @@ def test_clicking_a_header_sorts(page):
         const collator = new Intl.Collator(undefined, {numeric: true, sensitivity: 'base'});
         return names.every((name, index) => index === 0 || collator.compare(names[index - 1], name) <= 0);
     })()""")
-    assert ascending[0] == "fault-badcreds" and ascending[-1] == "win81-ready"   # win7 < win10 < win81: numeric
+    # Numbers in names sort as numbers: win7 < win8 < win10 < win81.
+    numbers = _numbered_windows(ascending)
+    assert numbers == sorted(numbers) and len(set(numbers)) >= 3 and numbers != sorted(numbers, key=str)
     assert page.evaluate("document.querySelector('#hosts thead th:nth-child(2)').getAttribute('aria-sort')") == "ascending"
 
     page.click("#hosts thead th:nth-child(2)")
@@ -342,7 +399,7 @@ def test_clicking_a_header_sorts(page):
     page.click("#hosts thead th:nth-child(3)")   # status: most serious first
     statuses = page.evaluate("Array.from(document.querySelectorAll('#hosts tbody tr')).map(row => row.dataset.status)")
     assert statuses == sorted(statuses, key=_report.STATUS_ORDER.index)
-    assert statuses[0] == "unreachable" and statuses[-1] == "ready"
+    assert sorted(statuses) == sorted(record["status"] for record in records)
 
 
 def test_host_detail_expands_with_catalog_links(page):
@@ -359,11 +416,20 @@ def test_host_detail_expands_with_catalog_links(page):
     assert page.evaluate("document.querySelectorAll('#hosts tr.detail').length") == 0
 
 
-def test_copyable_host_lists(page, records):
+def test_copyable_host_lists(page, records, live_report):
     lists = page.evaluate("Object.fromEntries(Array.from(document.querySelectorAll('textarea'))"
                           ".map(area => [area.id, area.value.split('\\n').filter(Boolean)]))")
-    apex = [key for key, value in lists.items() if "w2016-ready" in value]
-    assert apex and "win7-noesu" in lists[apex[0].replace("-ready", "-not-ready")]
+    # One ready and one not-ready list per agent product the run found, as the JSON report counts them.
+    products = live_report["summary"]["by_product"]
+    assert products
+    for product in products.values():
+        for kind in ("ready", "not_ready"):
+            hosts = set(product[f"{kind}_hosts"])
+            found = [key for key, value in lists.items() if key.endswith(f"-{kind.replace('_', '-')}") and set(value) == hosts]
+            assert found or not hosts, (product["name"], kind)
+    apex = [key for key, value in lists.items() if key.endswith("-ready") and not key.endswith("-not-ready")
+            and set(value) == set(products["apex_one"]["ready_hosts"])]
+    assert apex and set(lists[apex[0].replace("-ready", "-not-ready")]) == set(products["apex_one"]["not_ready_hosts"])
     assert set(lists["not-assessed"]) == _hosts_where(records, lambda record: record["status"] in ("unreachable", "failed"))
     held = [host for key, value in lists.items() if key.startswith("hold-back-") for host in value]
     assert sorted(held) == sorted(_hosts_where(records, lambda record: record["status"] in ("no_patch_path", "needs_esu")))
@@ -382,7 +448,7 @@ def test_no_network_request_is_attempted(page):
     assert page.evaluate("document.querySelectorAll('link, img, iframe, object, embed, script[src]').length") == 0
 
 
-def test_chart_and_table_need_no_javascript(browser, report_file):
+def test_chart_and_table_need_no_javascript(browser, report_file, records):
     static = Page(browser, report_file, javascript=False)
     try:
         root = static.call("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
@@ -391,19 +457,19 @@ def test_chart_and_table_need_no_javascript(browser, report_file):
             return len(static.call("DOM.querySelectorAll", {"nodeId": root, "selector": selector})["nodeIds"])
 
         assert count("#status-chart rect.bar") == len(_report.STATUS_ORDER)
-        assert count("#hosts tbody tr") == 54
+        assert count("#hosts tbody tr") == len(records)
         assert static.errors() == []
     finally:
         static.close()
 
 
-def test_injected_markup_is_shown_as_text_and_never_runs(browser, records, tmp_path):
+def test_injected_markup_is_shown_as_text_and_never_runs(browser, records, run_info, tmp_path):
     hostile = copy.deepcopy(next(record for record in records if record["status"] == "needs_kb"))
     hostile["host"] = "<script>window.injected = 1</script>"
     hostile["verdict"]["reasons"] = ['<img src="x" onerror="window.injected = 2">', "</script><script>window.injected = 3</script>"]
     hostile["verdict"]["kb_details"][0]["url"] = "javascript:window.injected = 4"
     hostile["error"] = "<b onmouseover=alert(1)>bold</b>"
-    document = _report.build_document([hostile, *records[:3]], RUN)
+    document = _report.build_document([hostile, *records[:3]], run_info)
     path = pathlib.Path(_report.write_reports(document, tmp_path, formats=("html",))["html"])
     hostile_page = Page(browser, path)
     try:
@@ -421,10 +487,10 @@ def test_injected_markup_is_shown_as_text_and_never_runs(browser, records, tmp_p
         hostile_page.close()
 
 
-def test_ten_thousand_hosts_stay_usable(browser, records, tmp_path):
+def test_ten_thousand_hosts_stay_usable(browser, records, run_info, tmp_path):
     fleet = [{**record, "host": f"{record['host']}-{number:05d}"}
              for number in range(10_000 // len(records) + 1) for record in records][:10_000]
-    path = pathlib.Path(_report.write_reports(_report.build_document(fleet, RUN), tmp_path, formats=("html",))["html"])
+    path = pathlib.Path(_report.write_reports(_report.build_document(fleet, run_info), tmp_path, formats=("html",))["html"])
     started = time.monotonic()
     big = Page(browser, path)
     try:
@@ -439,10 +505,14 @@ def test_ten_thousand_hosts_stay_usable(browser, records, tmp_path):
                 status: time(() => { status.value = 'needs_kb'; status.dispatchEvent(new Event('change')); }),
             };
         })()""")
-        assert big.evaluate("document.getElementById('shown').textContent") == "2035 of 10000 hosts match"
+        needs_kb = sum(1 for record in fleet if record["status"] == "needs_kb")
+        assert big.evaluate("document.getElementById('shown').textContent") == f"{needs_kb} of 10000 hosts match"
+        name = next(record["host"] for record in records if record["status"] == "needs_kb")
+        matching = sum(1 for record in fleet if record["status"] == "needs_kb" and name in record["host"])
+        assert 0 < matching < needs_kb
         started = time.monotonic()
-        big.type("#filter", "w2019-2209")
-        big.wait_for("document.getElementById('shown').textContent === '185 of 10000 hosts match'")
+        big.type("#filter", name)
+        big.wait_for(f"document.getElementById('shown').textContent === '{matching} of 10000 hosts match'")
         typed = time.monotonic() - started
         # Generous bounds: a shared CI machine is slow, a desktop is several times faster.
         assert loaded < 30 and typed < 15 and timings["sort"] < 5000 and timings["status"] < 5000, (loaded, typed, timings)
@@ -508,7 +578,7 @@ def test_fifty_thousand_hosts_load_page_and_filter_over_every_host(browser, reco
 
 
 @pytest.fixture(scope="module")
-def changes_file(records, tmp_path_factory):
+def changes_file(records, run_info, tmp_path_factory):
     """Tonight's sample fleet against a previous night in which three of its ready hosts were not ready yet, two
     needs_kb hosts were ready, one host was missing and one more host existed; with two unreadable export rows."""
     ready = sorted(record["host"] for record in records if record["status"] == "ready")[:3]
@@ -522,10 +592,10 @@ def changes_file(records, tmp_path_factory):
             record["status"] = "ready"
         earlier.append(record)
     earlier.append({"host": "decommissioned-01", "status": "ready"})
-    baseline = {"document": _report.build_document(earlier, {**RUN, "run_id": "night-1"}), "path": "/reports/night-1.json"}
+    baseline = {"document": _report.build_document(earlier, {**run_info, "run_id": "night-1"}), "path": "/reports/night-1.json"}
     bad_rows = [{"file": "wsus.csv", "row": 13, "column": "OSDescription", "message": "the OS is not recognised", "host": "ws-1"},
                 {"file": "qfe.csv", "row": None, "column": None, "message": "the file is empty", "host": None}]
-    document = _report.build_document(records, RUN, baseline=baseline, bad_rows=bad_rows)
+    document = _report.build_document(records, run_info, baseline=baseline, bad_rows=bad_rows)
     path = _report.write_reports(document, tmp_path_factory.mktemp("changes"), formats=("html",))["html"]
     # Hosts that could not be checked tonight are "unassessed", whatever they were before.
     unassessed = {record["host"] for record in records[1:] if record["status"] in ("unreachable", "failed")}

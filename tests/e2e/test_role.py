@@ -24,17 +24,6 @@ def by_host(report: dict) -> dict[str, dict]:
     return {record["host"]: record for record in report["hosts"]}
 
 
-@pytest.fixture(scope="module")
-def assessed(fleet, tmp_path_factory):
-    """codesign.windows.assess over the whole fleet, faulty hosts included."""
-    work = tmp_path_factory.mktemp("assess")
-    reports = work / "reports"
-    fleet.reset_stats()
-    run = run_playbook("codesign.windows.assess", fleet.inventory_path, work,
-                       ["-e", f"acs_readiness_report_dir={reports}", *FAST])
-    return run, reports
-
-
 def test_assess_reports_every_host_with_its_expected_status(assessed, fleet_models):
     run, reports = assessed
     hosts = by_host(report_of(reports))

@@ -57,7 +57,11 @@ VERDICT_TESTS = ("tests/unit/test_catalog_doc.py", f"{UNIT}/test_catalog_indepen
                  f"{UNIT}/test_agents.py", f"{UNIT}/test_catalog.py", f"{UNIT}/test_winver.py")
 EVIDENCE_TESTS = (f"{UNIT}/test_evidence_independent.py", f"{UNIT}/test_probes_independent.py",
                   f"{UNIT}/test_evidence_signals.py", RUNNER_E2E)
-SIGNATURE_TESTS = (f"{UNIT}/test_der_independent.py", f"{UNIT}/test_signature_edges.py", f"{UNIT}/test_signature.py",
+# The crafted-input tests first: they take a second and kill most mutants before the signing tests run.
+SIGNATURE_TESTS = (f"{UNIT}/test_pe_headers.py", f"{UNIT}/test_cms_crafted.py", f"{UNIT}/test_certs_crafted.py",
+                   f"{UNIT}/test_timestamps_crafted.py", f"{UNIT}/test_inspect_crafted.py", f"{UNIT}/test_cfb_crafted.py",
+                   f"{UNIT}/test_trust_crafted.py", f"{UNIT}/test_der_independent.py",
+                   f"{UNIT}/test_signature_edges.py", f"{UNIT}/test_signature.py",
                    "tests/unit/plugins/action/test_acs_agent_package.py")
 
 TARGETS: tuple[Target, ...] = (
@@ -71,9 +75,12 @@ TARGETS: tuple[Target, ...] = (
     *(Target(f"{UTILS}/_authenticode/{module}", SIGNATURE_TESTS, label=f"_authenticode/{module}")
       for module in ("__init__.py", "_certs.py", "_cfb.py", "_cms.py", "_der.py", "_msi.py", "_pe.py",
                      "_timestamps.py", "_trust.py", "_verdict.py")),
-    Target(f"{UTILS}/_report.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py"),
-           functions=("_clean", "_cell", "_yes_no", "csv_row", "render_csv"), label="_report.py (CSV)"),
-    Target(f"{UTILS}/_acs_runner.ps1", (RUNNER_E2E, "tests/e2e/test_runner_raw_facts.py",
+    # The report became a package: the CSV guard is csv_report.py (cells, rows) and plain.clean (control characters).
+    Target(f"{UTILS}/_report/csv_report.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py"),
+           functions=("_cell", "_yes_no", "csv_row", "render_csv"), label="_report/csv_report.py (CSV)"),
+    Target(f"{UTILS}/_report/plain.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py"),
+           functions=("clean",), label="_report/plain.py (CSV)"),
+    Target(f"{UTILS}/_acs_runner.ps1", (f"{UNIT}/test_runner_limits.py", RUNNER_E2E, "tests/e2e/test_runner_raw_facts.py",
                                         f"{UNIT}/test_probes_independent.py", f"{UNIT}/test_evidence_signals.py")),
 )
 
@@ -319,17 +326,39 @@ class Sandbox:
             path.write_text(original, encoding="utf-8")
 
 
-_RESULT_LINE = re.compile(r"^\s+(survived|timeout|error \d+)\s+[\d.]+s (.+?):(\d+): (.+?)(?:  <--)?$")
+_RESULT_LINE = re.compile(r"^\s+(survived|timeout|error \d+)\s+[\d.]+s (.+?):(\d+): (.+?)(?: \[#(\d+)\])?(?:  <--)?$")
 
 
-def _survivors(log: pathlib.Path) -> dict[tuple[str, int, str], str]:
-    """(file, line, mutation) -> outcome of every mutant a previous run did not clearly kill: the survivors, and
-    the timeouts (counted as killed, but a loaded machine times out too)."""
-    found = {}
+def _survivors(log: pathlib.Path) -> list[tuple[str, int, str, int | None, str]]:
+    """(file, line, mutation, index, outcome) of every mutant a previous run did not clearly kill: the survivors,
+    and the timeouts (counted as killed, but a loaded machine times out too). The index is None in logs written
+    before result lines carried it."""
+    found = []
     for line in log.read_text(encoding="utf-8").splitlines():
         match = _RESULT_LINE.match(line)
         if match:
-            found[(match.group(2), int(match.group(3)), match.group(4))] = match.group(1)
+            index = int(match.group(5)) if match.group(5) else None
+            found.append((match.group(2), int(match.group(3)), match.group(4), index, match.group(1)))
+    return found
+
+
+def _earlier_outcomes(target: Target, mutants: list[Mutant], entries) -> dict[int, str]:
+    """Mutant index -> its outcome in the earlier run, for the sampled mutants that run did not clearly kill.
+    Two mutants can share a line and a mutation (the same number twice on a line): an entry with an index names
+    its mutant; one without is given to the look-alikes in order, as the log lists them in order."""
+    by_key: dict[tuple[int, str], list[str]] = {}
+    found = {}
+    for name, line, description, index, outcome in entries:
+        if name != target.name:
+            continue
+        if index is not None:
+            found[index] = outcome
+        else:
+            by_key.setdefault((line, description), []).append(outcome)
+    for mutant in mutants:
+        waiting = by_key.get((mutant.line, mutant.description))
+        if waiting and mutant.index not in found:
+            found[mutant.index] = waiting.pop(0)
     return found
 
 
@@ -365,9 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     targets = [t for t in TARGETS if not wanted or any(w in t.name for w in wanted)]
     rerun = _survivors(pathlib.Path(args.rerun)) if args.rerun else None
     if rerun is not None:
-        targets = [t for t in targets if any(name == t.name for name, _line, _description in rerun)]
+        targets = [t for t in targets if any(entry[0] == t.name for entry in rerun)]
     chosen: list[Mutant] = []
     totals = {}
+    earlier_outcome: dict[tuple[str, int], str] = {}
     for target in targets:
         mutants = mutants_of(target)
         totals[target.name] = len(mutants)
@@ -376,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
                              key=lambda m: m.index)
         if rerun is not None:
             # the same sample as the earlier run (same seed), so that look-alike mutants are not run twice
-            mutants = [m for m in mutants if (target.name, m.line, m.description) in rerun]
+            outcomes = _earlier_outcomes(target, mutants, rerun)
+            earlier_outcome.update({(target.name, index): outcome for index, outcome in outcomes.items()})
+            mutants = [m for m in mutants if m.index in outcomes]
         chosen.extend(mutants)
     if args.list:
         for mutant in chosen:
@@ -418,8 +450,8 @@ def main(argv: list[str] | None = None) -> int:
             for mutant, outcome, seconds in pool.map(work, chosen):
                 results[mutant.target.name].append((mutant, outcome))
                 flag = "" if outcome in ("killed", "timeout") else "  <--"
-                print(f"  {outcome:9} {seconds:5.1f}s {mutant.target.name}:{mutant.line}: {mutant.description}{flag}",
-                      flush=True)
+                print(f"  {outcome:9} {seconds:5.1f}s {mutant.target.name}:{mutant.line}: {mutant.description}"
+                      f" [#{mutant.index}]{flag}", flush=True)
 
     print("\nkill rate per file (killed / mutants run; a timeout counts as killed)")
     earlier = _summary(pathlib.Path(args.rerun)) if args.rerun else {}
@@ -434,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         if target.name in earlier:
             killed_before, runs_before = earlier[target.name]
             timed_out_before = sum(1 for mutant, _outcome in runs
-                                   if rerun.get((target.name, mutant.line, mutant.description)) == "timeout")
+                                   if earlier_outcome.get((target.name, mutant.index)) == "timeout")
             killed, runs = killed + killed_before - timed_out_before, runs + [None] * (runs_before - len(runs))
         rate = 100.0 * killed / len(runs)
         worst = min(worst, rate)
