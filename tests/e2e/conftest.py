@@ -6,6 +6,7 @@ import pytest
 
 from emulator.fleet import build_fleet
 from emulator.windows import load_fleet
+from support.update_repository import write_repository
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +25,12 @@ def fleet(tmp_path_factory):
                           extra_vars={"acs_readiness_command_timeout": 15})
         running.inventory_path = inventory
         yield running
+
+
+@pytest.fixture(scope="session")
+def update_repository(tmp_path_factory):
+    """Every update the catalog names, for every architecture, as the Microsoft Update Catalog names the files
+    (tests/support/update_repository.py): built once per session."""
+    directory = tmp_path_factory.mktemp("update-repository")
+    write_repository(directory)
+    return directory
