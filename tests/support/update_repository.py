@@ -14,8 +14,8 @@ built with tests/support/cab.py and named as the Microsoft Update Catalog names 
   (https://learn.microsoft.com/windows/deployment/update/servicing-stack-updates).
 
 The package applies to the build that services the row's first build (6003 for Server 2008, 7601 for Windows 7 /
-2008 R2, 19041 for Windows 10 2004 to 22H2, which share one servicing baseline: emulator.windows.SERVICING_BUILD). A service pack is a prerequisite only on the build it
-upgrades (Prerequisite.builds), so it is built for that build.
+2008 R2, 19041 for Windows 10 2004 to 22H2, which share one servicing baseline: emulator.windows.SERVICING_BUILD).
+A service pack is a prerequisite only on the build it upgrades (Prerequisite.builds), so it is built for that build.
 """
 
 from __future__ import annotations
