@@ -25,12 +25,13 @@ export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
 export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo test setup system-deps unit e2e sanity lint docs-check changelog-lint \
+.PHONY: help demo demo-remediate test setup system-deps unit e2e sanity lint docs-check changelog-lint \
         molecule compat compat-core2.16 compat-core2.19 e2e-gather importer benchmark mutation clean \
         requirements-refresh js-lint
 
 help:
 	@echo "make demo   - start the emulated Windows fleet, assess it, write reports/ (HTML, CSV, JSON)"
+	@echo "make demo-remediate - the same fleet through prepare_upgrade with every update at hand: before/ and after/"
 	@echo "make test   - every check: unit, end-to-end over WinRM, sanity, lint, docs, molecule, 2.16, 2.19"
 	@echo "using $(PYTHON) (ansible-core $(CORE)) in $(VENV)"
 
@@ -53,6 +54,10 @@ system-deps:
 # ---------------------------------------------------------------- the main job
 demo: setup
 	$(BIN)/python scripts/demo --report-dir $(REPORT_DIR)
+
+# The same fleet remediated: prepare_upgrade with every update the catalog names; reports in before/ and after/.
+demo-remediate: setup
+	$(BIN)/python scripts/demo --remediate --report-dir $(REPORT_DIR)
 
 # ---------------------------------------------------------------- checks
 test: setup system-deps

@@ -8,6 +8,7 @@ from support.e2e import run_playbook
 
 from emulator.fleet import build_fleet
 from emulator.windows import load_fleet
+from support.update_repository import write_repository
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +39,12 @@ def assessed(fleet, tmp_path_factory):
     run = run_playbook("codesign.windows.assess", fleet.inventory_path, work,
                        ["-e", f"acs_readiness_report_dir={reports}", "-e", "acs_readiness_gather_timeout=3"])
     return run, reports
+
+
+@pytest.fixture(scope="session")
+def update_repository(tmp_path_factory):
+    """Every update the catalog names, for every architecture, as the Microsoft Update Catalog names the files
+    (tests/support/update_repository.py): built once per session."""
+    directory = tmp_path_factory.mktemp("update-repository")
+    write_repository(directory)
+    return directory

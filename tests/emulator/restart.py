@@ -44,7 +44,7 @@ import typing as t
 
 from emulator.pwsh.native import NativeResult
 from emulator.pwsh.runtime import UnsupportedConstruct
-from emulator.windows import CBS, CBS_STATE, REBOOT_FLAG_KEYS, WindowsHost
+from emulator.windows import CBS, CBS_STATE, REBOOT_FLAG_KEYS, WindowsHost, servicing_build
 
 RESTART_DEFAULTS = {"down_seconds": 2.0, "servicing_seconds": 2.0, "fault": None}
 RESTART_FAULTS = (None, "still_pending", "package_failed", "never_returns")
@@ -260,7 +260,7 @@ def boot(model: WindowsHost, settings: RestartSettings) -> None:
 def _apply_rollup(model: WindowsHost, version: tuple[int, ...]) -> None:
     """The kernel (and on 10.x the UBR) of the cumulative update just installed, when newer."""
     build, revision = version[0], version[1]
-    if build != model.build:
+    if build != servicing_build(model.build):
         return
     if model.major == 10:
         if model.ubr is None or revision > model.ubr:

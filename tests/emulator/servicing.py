@@ -67,7 +67,7 @@ import xml.etree.ElementTree as ET  # nosec - the manifests are the tests' own
 from emulator import tasks
 from emulator.pwsh.native import NativeNotFound, NativeResult
 from emulator.pwsh.runtime import UnsupportedConstruct
-from emulator.windows import CBS, CBS_STATE, WindowsHost
+from emulator.windows import CBS, CBS_STATE, WindowsHost, servicing_build
 
 SYSTEM32 = "c:\\windows\\system32"
 # Directories every Windows has; scripts create the rest.
@@ -306,7 +306,7 @@ def add_package(host: WindowsHost, path: str) -> NativeResult:
     if manifest is None:
         return _failure(CBS_E_INVALID_PACKAGE)
     arch = "amd64" if host.architecture == "AMD64" else "x86"
-    if manifest.applies_to != (host.major, host.minor, host.build) or manifest.applies_architecture != arch \
+    if manifest.applies_to != (host.major, host.minor, servicing_build(host.build)) or manifest.applies_architecture != arch \
             or manifest.architecture != arch:
         return _failure(CBS_E_NOT_APPLICABLE)
     stack = (host.servicing.get("stack_required") or {}).get(manifest.kb)

@@ -30,6 +30,17 @@ ROOT_CA_SHA1 = "F40042E2E5F7E8EF8189FED15519AECE42C3BFA2"
 CBS_STATE = {"installed": 112, "install_pending": 96, "superseded": 80, "staged": 64, "permanent": 128,
              "uninstall_pending": 5, "absent": 0}
 CBS = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing"
+# Windows 10 20H2, 21H1, 21H2 and 22H2 are version 2004 (build 19041) with an enablement package: they share one
+# servicing baseline, so one cumulative update, whose packages CBS versions 19041.<UBR>, serves all of them
+# (https://support.microsoft.com/topic/kb4562830, "Feature Update to Windows 10, version 20H2 by using an
+# enablement package").
+SERVICING_BUILD = {19042: 19041, 19043: 19041, 19044: 19041, 19045: 19041}
+
+
+def servicing_build(build: int) -> int:
+    """The build whose packages service a host of this build (update.mum's parent, the rollup's version)."""
+    return SERVICING_BUILD.get(build, build)
+
 CERT_STORES = {
     "root": r"SOFTWARE\Microsoft\SystemCertificates\ROOT\Certificates",
     "auth_root": r"SOFTWARE\Microsoft\SystemCertificates\AuthRoot\Certificates",
