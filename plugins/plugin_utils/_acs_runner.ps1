@@ -53,19 +53,12 @@ $AcsLibrary = {
             if ($Value) { return 'true' }
             return 'false'
         }
-        $invariant = [System.Globalization.CultureInfo]::InvariantCulture
+        # Integers are all the numbers a probe returns (registry DWORD and QWORD, WMI uint16/uint32, times in
+        # ms): no probe reads a floating-point value or a date (WMI dates stay DMTF strings, parsed on the
+        # controller), so neither has a case here. A negative DWORD is written in the invariant culture.
         if ($Value -is [int] -or $Value -is [long] -or $Value -is [uint32] -or $Value -is [uint64] -or
             $Value -is [int16] -or $Value -is [uint16] -or $Value -is [byte] -or $Value -is [sbyte]) {
-            return $Value.ToString($invariant)
-        }
-        if ($Value -is [double] -or $Value -is [single] -or $Value -is [decimal]) {
-            return $Value.ToString($invariant)
-        }
-        if ($Value -is [datetime]) {
-            return ConvertTo-AcsJsonString ($Value.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ', $invariant))
-        }
-        if ($Value -is [char] -or $Value -is [enum] -or $Value -is [version]) {
-            return ConvertTo-AcsJsonString ([string]$Value)
+            return $Value.ToString([System.Globalization.CultureInfo]::InvariantCulture)
         }
         if ($Value -is [byte[]]) {
             return ConvertTo-AcsJsonString ([System.BitConverter]::ToString($Value))
@@ -391,13 +384,10 @@ function Invoke-AcsRunner {
             try {
                 $json = [string](@($pipeline.EndInvoke($async)) | Select-Object -Last 1)
                 if ($json.Length -eq 0) {
-                    # The probe's pipeline ended with neither output nor exception (an error
-                    # written to its error stream, a stopped pipeline): keep the document whole.
+                    # The probe's pipeline ended with neither output nor exception: keep the document whole.
+                    # Its error stream is not read: Invoke-AcsProbe sets ErrorActionPreference to Stop, so a
+                    # probe's error is an exception, caught into its answer or thrown by EndInvoke below.
                     $empty = @{ id = $probe.id; ok = $false; category = 'error'; error = 'the probe returned nothing'; ms = 0 }
-                    if ($pipeline.Streams.Error.Count -gt 0) {
-                        $empty.error = [string]$pipeline.Streams.Error[0].Exception.Message
-                        $empty.record = Get-AcsErrorRecord $pipeline.Streams.Error[0]
-                    }
                     $json = ConvertTo-AcsJson $empty
                 }
             }

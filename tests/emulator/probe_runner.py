@@ -234,6 +234,8 @@ def _reg_subkeys(host: WindowsHost, probe: dict[str, t.Any]) -> t.Any:
         if probe["like"] and not any(like(name, pattern) for pattern in probe["like"]):
             continue
         key = host.registry.open(probe["path"] + "\\" + name)
+        if key is None:
+            continue   # listed, then removed before it was opened (CBS scavenging): no longer there to read
         values = _values(key, probe["values"], [])
         if probe["where_value"] and not any(like(str(values.get(probe["where_value"]) or ""), pattern)
                                             for pattern in probe["where_like"]):

@@ -198,6 +198,12 @@ class Registry:
         self._keys: dict[str, RegistryKey] = {}
         self.denied: list[str] = []
         self.hung: list[str] = []
+        # Keys removed the moment their parent has been listed, before anyone opens them: CBS deletes the keys
+        # of superseded packages when it scavenges them (and of packages it uninstalls) while a reader walks
+        # CBS\Packages, so RegistryKey.GetSubKeyNames can name a key that OpenSubKey then finds missing (null).
+        # https://learn.microsoft.com/windows-hardware/manufacture/desktop/clean-up-the-winsxs-folder ,
+        # https://learn.microsoft.com/dotnet/api/microsoft.win32.registrykey.opensubkey
+        self.removed_after_listing: list[str] = []
         # What opening one key costs the caller (a slow disk, a bloated hive); opened counts the keys opened.
         self.key_cost_ms: float = 0.0
         self.opened = 0
@@ -244,6 +250,10 @@ class Registry:
         for key, value in self._keys.items():
             if key.startswith(norm) and "\\" not in key[len(norm):]:
                 names.append(value.path.rsplit("\\", 1)[-1])
+        for path in list(self.removed_after_listing):
+            if self._norm(path).startswith(norm) and "\\" not in self._norm(path)[len(norm):]:
+                self.delete_key(path)
+                self.removed_after_listing.remove(path)
         return sorted(names, key=str.lower)
 
 
@@ -637,6 +647,7 @@ def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[s
     faults = fixture.get("faults") or {}
     registry.denied.extend(faults.get("registry_denied") or [])
     registry.hung.extend(faults.get("registry_hung") or [])
+    registry.removed_after_listing.extend(faults.get("registry_removed_after_listing") or [])
     return host
 
 

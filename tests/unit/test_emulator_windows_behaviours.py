@@ -146,6 +146,21 @@ def test_a_probe_that_returns_nothing():
         json.loads(probe_runner.run(host, unguarded))
 
 
+def test_a_key_removed_after_its_parent_is_listed_is_named_once_then_missing():
+    """CBS scavenging a superseded package while CBS\\Packages is read: the name is listed, the key is gone
+    when opened, and the next listing no longer names it."""
+    packages = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages"
+    scavenged = "Package_for_KB4534273~31bf3856ad364e35~amd64~~10.0.1.0"
+    host = _host(updates=[{"kb": "KB4534273", "state": "superseded"}],
+                 faults={"registry_removed_after_listing": [packages + "\\" + scavenged]})
+    assert scavenged in host.registry.subkey_names(packages)
+    assert host.registry.open(packages + "\\" + scavenged) is None
+    assert scavenged not in host.registry.subkey_names(packages)
+    untouched = _host(updates=[{"kb": "KB4534273", "state": "superseded"}])
+    untouched.registry.subkey_names(packages)
+    assert untouched.registry.open(packages + "\\" + scavenged).get("CurrentState") == 80
+
+
 def test_a_32_bit_process_sees_the_redirected_registry_and_system32():
     assert Wow64RegistryView.redirect(r"SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages") \
         == r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages"

@@ -246,7 +246,6 @@ class PowerShellObject(NetObject):
         self.arguments: list[t.Any] = []
         self.output: list[t.Any] | None = None
         self.failure: NetException | None = None
-        self.Streams = NetObject.of(Error=[])
 
     def AddScript(self, text):  # noqa: N802
         self.scripts.append(to_string(text))

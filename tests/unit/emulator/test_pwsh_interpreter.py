@@ -189,8 +189,8 @@ def test_the_runners_json_writer_escapes_what_json_needs():
     # The collection's own JSON writer, run as PowerShell would run it.
     import pathlib
     runner = (pathlib.Path(__file__).resolve().parents[3] / "plugins" / "plugin_utils" / "_acs_runner.ps1").read_text()
-    out = run(runner + "\nConvertTo-AcsJson @{ text = 'q\"b\\s' + [char]10 + [char]233; list = @(1, $true, $null); n = 1.5 }")
-    assert json.loads(out[-1]) == {"text": 'q"b\\s\n\u00e9', "list": [1, True, None], "n": 1.5}
+    out = run(runner + "\nConvertTo-AcsJson @{ text = 'q\"b\\s' + [char]10 + [char]233; list = @(1, $true, $null); n = -1 }")
+    assert json.loads(out[-1]) == {"text": 'q"b\\s\n\u00e9', "list": [1, True, None], "n": -1}
     assert out[-1].isascii()
 
 

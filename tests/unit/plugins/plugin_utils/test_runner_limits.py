@@ -76,3 +76,18 @@ def test_a_denied_key_is_reported_with_every_exception_of_its_chain():
         ("System.Security.SecurityException", "Requested registry access is not allowed."),
     ]
     assert cbs["error"] == chain[0][1]
+
+
+def test_a_package_key_removed_between_listing_and_opening_is_skipped():
+    """CBS scavenges superseded packages while it services: GetSubKeyNames can name a key under CBS\\Packages
+    that OpenSubKey then finds missing (null). The probe still answers, with every other package, and without
+    the one that is gone; it does not fail as a whole."""
+    probes = [probe for probe in PROBES if probe["id"] == "hotfixes.cbs"]
+    document = execute("w2012r2-cbs-package-scavenged", probes, timeout_ms=10_000)
+    (cbs,) = document["results"]
+    assert cbs["ok"] is True, cbs
+    assert cbs["data"]["exists"] is True and cbs["data"]["truncated"] is False
+    assert [(item["name"], item["values"]) for item in cbs["data"]["items"]] == [
+        ("Package_for_RollupFix~31bf3856ad364e35~amd64~~9600.20144.1.5", {"CurrentState": 112}),
+        ("Package_for_KB2919355~31bf3856ad364e35~amd64~~6.3.1.0", {"CurrentState": 112}),
+    ]
