@@ -23,7 +23,8 @@ END_STATE = {
     # Reachable and ready before: untouched.
     **{name: READY for name in (
         "fault-clixml", "fault-slow", "w2008-esu-ready", "w2008r2-esu-ready", "w2012-ready", "w2012r2-2024",
-        "w2012r2-airgap-root", "w2012r2-cbs-12000", "w2012r2-en-gb", "w2012r2-fix-cbs-only", "w2012r2-fix-qfe-only",
+        "w2012r2-airgap-root", "w2012r2-cbs-12000", "w2012r2-cbs-package-scavenged", "w2012r2-en-gb",
+        "w2012r2-fix-cbs-only", "w2012r2-fix-qfe-only",
         "w2012r2-oct2021", "w2012r2-seconly-cbs-only", "w2012r2-seconly", "w2012r2-wmi-hang", "w2016-dsa-zh",
         "w2016-ready", "w2016-remote-mgmt-users", "w2016-utf8-console", "w2019-2210", "w2019-6000",
         "w2019-apexone-ja", "w2019-apexone-stoppending", "w2019-ctl-unreachable", "w2019-de-de",
@@ -62,6 +63,17 @@ END_STATE = {
     "w2012r2-hotfix-diskfull": "needs_kb",
     "w2012r2-hotfix-restart-due": "needs_kb",
     "w2008r2-hotfix-oldstack": "needs_kb",
+    # DISM cannot find the files the update needs in the component store (0x800f081f): repair it first.
+    "w2012r2-hotfix-source-missing": "needs_kb",
+    # Windows 7 / 2008 R2's 150 MB shell quota: the update is installed by a scheduled task as SYSTEM instead.
+    "w2008r2-hotfix-quota": READY,
+    "w2008r2-hotfix-user": "needs_kb",               # not an administrator: the SYSTEM task is refused
+    # The connection drops while DISM works: Windows installs it, but nobody saw it; the next run finds it
+    # pending, restarts it and calls it ready (SECOND_RUN).
+    "w2012r2-hotfix-dropped": "needs_kb",
+    # DISM refuses the rollup while the prerequisites it just added wait for a restart (0x800f0806): after that
+    # restart the next run installs it (SECOND_RUN).
+    "w2008r2-hotfix-pending-blocks": "needs_kb",
     "w2012r2-airgap-noroot-user": "needs_root_ca",  # not an administrator: LocalMachine\Root is not writable
     "w2016-root-disallowed": "needs_root_ca",       # the root is in Disallowed: left alone
     # Restart faults: the package rolled back at boot; the host back still pending; the host never back.
@@ -85,6 +97,10 @@ MESSAGES = {
     "w2012r2-hotfix-diskfull": "free space first; nothing was installed",
     "w2012r2-hotfix-restart-due": "restart it first; nothing was installed",
     "w2008r2-hotfix-oldstack": "needs a newer servicing stack",
+    "w2012r2-hotfix-source-missing": "0x800f081f (CBS_E_SOURCE_MISSING)",
+    "w2008r2-hotfix-user": "creating that task was refused",
+    "w2012r2-hotfix-dropped": "the connection to the host was lost while installing",
+    "w2008r2-hotfix-pending-blocks": "0x800f0806",
     "w2019-pending-still-pending": "still pending a restart after the restart",
     "w2019-pending-never-returns": "did not come back within the reboot timeout",
     "w2019-powershell32": "32-bit PowerShell on 64-bit Windows",
@@ -97,6 +113,8 @@ SERVICING_OUTLASTED = "w2019-pending-slow-servicing"
 MESSAGES[SERVICING_OUTLASTED] = "servicing was still busy when the servicing timeout (8 s) ran out"
 # Hosts whose fault stays: a second run tries again (restart or install) and ends where the first ended.
 RETRIED = {"w2012r2-pending-package-fails", "w2019-pending-still-pending", "w2012r2-packages-pending"}
+# Hosts the second run takes further than the first could: their fault happened once.
+SECOND_RUN = {"w2012r2-hotfix-dropped": READY, "w2008r2-hotfix-pending-blocks": READY}
 FAST = ["-e", "acs_readiness_gather_timeout=5", "-e", "acs_readiness_reboot_timeout=12",
         "-e", "acs_readiness_servicing_timeout=8", "-e", "acs_readiness_servicing_check_interval=1"]
 HOSTS = [host.name for host in load_fleet()]
@@ -208,13 +226,14 @@ def test_the_gate_blocks_exactly_the_hosts_that_are_not_ready(runs):
     for run in ("first", "second"):
         playbook, document, _markdown = runs[run]
         blocked = {record["host"] for record in document["hosts"] if record["gate"]["decision"] != "allow"}
-        assert blocked == {name for name, status in END_STATE.items() if status != READY}
+        expected = END_STATE if run == "first" else {**END_STATE, **SECOND_RUN}
+        assert blocked == {name for name, status in expected.items() if status != READY}
         stopped = {name for name, stats in playbook.stats.items()
                    if stats.get("failures") or stats.get("unreachable")}
         assert stopped == blocked | ({SERVICING_OUTLASTED} if run == "first" else set())
 
 
-def test_a_second_run_changes_nothing(runs):
+def test_a_second_run_changes_nothing_but_what_a_fault_held_back(runs):
     changed = {name for name in HOSTS if runs["after_first"][name] != runs["after_second"][name]}
-    assert changed == RETRIED
-    assert statuses(runs["second"][1]) == END_STATE
+    assert changed == RETRIED | set(SECOND_RUN)
+    assert statuses(runs["second"][1]) == {**END_STATE, **SECOND_RUN}
