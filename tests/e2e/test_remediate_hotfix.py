@@ -9,6 +9,7 @@ their own.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import pathlib
@@ -81,10 +82,10 @@ def report_hosts(directory: pathlib.Path) -> dict[str, dict]:
     return {record["host"]: record for record in report["hosts"]}
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
-    with build_fleet(list(HOSTS)) as running:
-        work = tmp_path_factory.mktemp("hotfix")
+@contextlib.contextmanager
+def fleet_with_updates(hosts, work: pathlib.Path):
+    """The named fixture hosts running, with an inventory and a directory of update files (fleet.updates)."""
+    with build_fleet(list(hosts)) as running:
         running.updates = work / "updates"
         running.updates.mkdir()
         running.files = update_files(running.updates)
@@ -92,6 +93,12 @@ def fleet(tmp_path_factory):
         running.inventory(inventory, operation_timeout_sec=2, read_timeout_sec=4,
                           extra_vars={"acs_readiness_command_timeout": 30})
         running.inventory_path = inventory
+        yield running
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    with fleet_with_updates(HOSTS, tmp_path_factory.mktemp("hotfix")) as running:
         yield running
 
 

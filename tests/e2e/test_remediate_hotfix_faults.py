@@ -8,24 +8,16 @@ import json
 
 import pytest
 
-from emulator.fleet import backend, build_fleet
+from emulator.fleet import backend
 from support.e2e import run_playbook
-from e2e.test_remediate_hotfix import FAST, qfe, report_hosts, update_files
+from e2e.test_remediate_hotfix import FAST, fleet_with_updates, qfe, report_hosts
 
 HOSTS = ["w2012r2-hotfix-dropped", "w2008r2-hotfix-pending-blocks", "w2012r2-hotfix-source-missing"]
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    with build_fleet(HOSTS) as running:
-        work = tmp_path_factory.mktemp("faults")
-        running.updates = work / "updates"
-        running.updates.mkdir()
-        update_files(running.updates)
-        inventory = work / "hosts.yml"
-        running.inventory(inventory, operation_timeout_sec=2, read_timeout_sec=4,
-                          extra_vars={"acs_readiness_command_timeout": 30})
-        running.inventory_path = inventory
+    with fleet_with_updates(HOSTS, tmp_path_factory.mktemp("faults")) as running:
         yield running
 
 
