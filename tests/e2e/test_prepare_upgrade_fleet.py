@@ -178,9 +178,19 @@ def test_the_table_names_every_fixture_host():
     assert set(END_STATE) == set(HOSTS)
 
 
+# Hosts that change on their own while they are looked at: Windows' component clean-up removes a superseded
+# package's key between the runner's listing and its opening (fixture fault registry_removed_after_listing).
+CHANGES_ON_ITS_OWN = {"w2012r2-cbs-package-scavenged"}
+
+
 def test_check_mode_changes_no_host(runs):
     changed = [name for name in HOSTS if runs["initial"][name] != runs["after_check"][name]]
-    assert not changed
+    assert set(changed) <= CHANGES_ON_ITS_OWN
+    for name in CHANGES_ON_ITS_OWN:
+        before, after = runs["initial"][name], runs["after_check"][name]
+        assert {key: value for key, value in before.items() if key != "registry"} == \
+            {key: value for key, value in after.items() if key != "registry"}, name
+        assert set(after["registry"]) < set(before["registry"]), "only keys Windows removed itself"
 
 
 def test_every_host_of_the_play_is_in_every_report(runs):
