@@ -316,6 +316,10 @@ class Sandbox:
         outcome = {0: "survived", 1: "killed"}.get(completed.returncode, f"error {completed.returncode}")
         if outcome.startswith("error") and completed.returncode == 2:
             outcome = "killed"    # an import error or collection error: the tests refuse the mutant
+        elif completed.returncode == 4 and "ImportError while loading conftest" in completed.stderr:
+            # A conftest imports the collection: the mutated module cannot even be imported (pytest exits 4
+            # for that, as for a usage error, which stays an error).
+            outcome = "killed"
         return outcome, time.monotonic() - started
 
     def run(self, mutant: Mutant, timeout: float) -> tuple[str, float]:
