@@ -69,14 +69,16 @@ TARGETS: tuple[Target, ...] = (
     Target(f"{UTILS}/_catalog.py", VERDICT_TESTS),
     Target(f"{UTILS}/_winver.py", VERDICT_TESTS),
     Target(f"{UTILS}/_evidence.py", EVIDENCE_TESTS),
-    Target(f"{UTILS}/_probes.py", EVIDENCE_TESTS),
+    # The bootstrap command and which connections wrap it are checked where the action plugin sends them.
+    Target(f"{UTILS}/_probes.py", (*EVIDENCE_TESTS, "tests/unit/plugins/action/test_acs_facts_replay.py")),
     Target(f"{UTILS}/_gate.py", (f"{UNIT}/test_gate_edges.py", f"{UNIT}/test_gate.py",
                                  "tests/unit/plugins/action/test_acs_agent_package.py")),
     *(Target(f"{UTILS}/_authenticode/{module}", SIGNATURE_TESTS, label=f"_authenticode/{module}")
       for module in ("__init__.py", "_certs.py", "_cfb.py", "_cms.py", "_der.py", "_msi.py", "_pe.py",
                      "_timestamps.py", "_trust.py", "_verdict.py")),
     # The report became a package: the CSV guard is csv_report.py (cells, rows) and plain.clean (control characters).
-    Target(f"{UTILS}/_report/csv_report.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py"),
+    Target(f"{UTILS}/_report/csv_report.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py",
+                                              f"{UNIT}/test_report_changes.py", f"{UNIT}/test_report_remediation.py"),
            functions=("_cell", "_yes_no", "csv_row", "render_csv"), label="_report/csv_report.py (CSV)"),
     Target(f"{UTILS}/_report/plain.py", (f"{UNIT}/test_report_csv_guard.py", f"{UNIT}/test_report.py"),
            functions=("clean",), label="_report/plain.py (CSV)"),
@@ -314,6 +316,10 @@ class Sandbox:
         outcome = {0: "survived", 1: "killed"}.get(completed.returncode, f"error {completed.returncode}")
         if outcome.startswith("error") and completed.returncode == 2:
             outcome = "killed"    # an import error or collection error: the tests refuse the mutant
+        elif completed.returncode == 4 and "ImportError while loading conftest" in completed.stderr:
+            # A conftest imports the collection: the mutated module cannot even be imported (pytest exits 4
+            # for that, as for a usage error, which stays an error).
+            outcome = "killed"
         return outcome, time.monotonic() - started
 
     def run(self, mutant: Mutant, timeout: float) -> tuple[str, float]:

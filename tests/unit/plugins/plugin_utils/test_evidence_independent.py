@@ -9,9 +9,18 @@ CBS CurrentState values: 112 installed, 96 install pending, 80 superseded, 0 abs
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import build_facts, warnings_for
+from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import (
+    RunnerOutputError,
+    build_facts,
+    classify_error,
+    error_message,
+    parse_runner_output,
+    warnings_for,
+)
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import SUBSETS, build_probes
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
 
@@ -200,11 +209,6 @@ CLIXML = ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.
     (1, "", "'powershell' is not recognized as an internal or external command,", "the probe script failed (rc=1)"),
 ])
 def test_runner_failures_say_what_happened(rc, stdout, stderr, message):
-    from ansible_collections.codesign.windows.plugins.plugin_utils._evidence import (
-        RunnerOutputError,
-        parse_runner_output,
-    )
-
     with pytest.raises(RunnerOutputError) as caught:
         parse_runner_output(rc, stdout, stderr)
     assert str(caught.value).startswith(message), str(caught.value)
@@ -252,3 +256,84 @@ def test_an_agent_as_its_installer_leaves_it(status, start, state):
                                "TmListen": {"exists": False}}})
     assert result["evidence"]["agents"] == [{"product": "apex_one", "version": "14.0.0.12526",
                                              "service_state": state}]
+
+
+# ---- error records, the runner's document and QFE dates -------------------------------------------------------
+# An error record as the runner writes it (Get-AcsErrorRecord): the exception chain, outermost first.
+def error_record(*chain, category="NotSpecified"):
+    return {"category": category, "exceptions": [{"type": kind, "message": message} for kind, message in chain]}
+
+
+@pytest.mark.parametrize("chain, kind", [
+    # Registry.OpenSubKey without the right throws SecurityException ("Requested registry access is not allowed.",
+    # https://learn.microsoft.com/en-us/dotnet/api/microsoft.win32.registrykey.opensubkey).
+    ((("System.Management.Automation.MethodInvocationException", "Exception calling OpenSubKey"),
+      ("System.Security.SecurityException", "Requested registry access is not allowed.")), "denied"),
+    ((("System.UnauthorizedAccessException", "Access to the path is denied."),), "denied"),
+    ((("System.IO.IOException", "The device is not ready."),), "error"),
+    ((), "error"),
+])
+def test_an_error_record_is_denied_or_an_error(chain, kind):
+    assert classify_error(error_record(*chain)) == kind
+
+
+def test_an_error_message_is_the_real_error_and_its_cause_under_the_wrappers():
+    record = error_record(("System.Management.Automation.MethodInvocationException", "Exception calling OpenSubKey"),
+                          ("System.IO.IOException", "The device is not ready."),
+                          ("System.ComponentModel.Win32Exception", "The handle is invalid."))
+    assert error_message(record, "fallback") == "The device is not ready. (The handle is invalid.)"
+    assert error_message(error_record(("System.IO.IOException", "The device is not ready.")), "fallback") == (
+        "The device is not ready.")
+    assert error_message(error_record(), "fallback") == "fallback"
+
+
+def runner_line(**fields):
+    document = {"acs_runner": 1, "powershell": "2.0", "elapsed_ms": 5, "language_mode": "FullLanguage",
+                "process_bits": 64, "wow64": False, "complete": True, "results": []}
+    document.update(fields)
+    return json.dumps(document)
+
+
+def test_a_runner_document_is_read_with_its_session():
+    document = parse_runner_output(0, runner_line() + "\r\n", "")
+    assert (document["acs_runner"], document["powershell"], document["elapsed_ms"], document["language_mode"],
+            document["process_bits"], document["wow64"]) == (1, "2.0", 5, "FullLanguage", 64, False)
+
+
+@pytest.mark.parametrize("key, value", [("powershell", 2), ("elapsed_ms", "5"), ("elapsed_ms", True),
+                                        ("process_bits", False), ("wow64", 1), ("language_mode", ["FullLanguage"])])
+def test_a_session_field_of_the_wrong_type_is_unknown(key, value):
+    document = parse_runner_output(0, runner_line(**{key: value}), "")
+    assert document[key] is None
+    assert document["acs_runner"] == 1
+
+
+@pytest.mark.parametrize("protocol", ["1", True, 1.0, 2, None])
+def test_another_protocol_is_refused(protocol):
+    with pytest.raises(RunnerOutputError, match="the probe script speaks protocol .*, expected 1"):
+        parse_runner_output(0, runner_line(acs_runner=protocol), "")
+
+
+@pytest.mark.parametrize("raw, date", [
+    # Win32_QuickFixEngineering.InstalledOn: M/d/yyyy from Windows 7 / 2008 R2, a hexadecimal FILETIME before
+    # (https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-quickfixengineering).
+    ("10/13/2021", "2021-10-13"), ("20211013", "2021-10-13"), ("01d7bfc543f04000", "2021-10-13"),
+    ("", None), (None, None), (20211013, None),
+])
+def test_a_hotfix_installation_date_as_the_host_holds_it(raw, date):
+    item = {"HotFixID": "KB5006729", "Description": "Security Update", "InstalledOn": raw}
+    result = facts({OS: SERVER_2012_R2, QFE: {"items": [item], "truncated": False}})
+    assert result["hotfixes"]["qfe"] == [{"id": "KB5006729", "description": "Security Update", "installed_on": date,
+                                          "installed_on_raw": raw}]
+
+
+def test_agents_not_gathered_are_unknown_not_absent():
+    result = facts({OS: SERVER_2012_R2, CBS: cbs(), QFE: qfe()})
+    assert result["agents"] is None
+    assert result["evidence"]["agents"] is None
+
+
+def test_the_evidence_names_every_field_when_the_os_is_unknown():
+    result = facts({OS: ("denied", "Requested registry access is not allowed."), CBS: cbs(), QFE: qfe()})
+    assert {key for key, value in result["evidence"].items() if value is None} >= {
+        "os_name", "os_version", "ubr", "installation_type", "display_version", "architecture", "kernel_version"}

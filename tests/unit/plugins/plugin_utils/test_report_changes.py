@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -260,3 +262,15 @@ def test_reading_for_comparison_leaves_the_run_as_it_is(tmp_path):
     slim = files.read_report(tmp_path / "acs-readiness.json", for_comparison=True)
     assert slim["run"]["agent_package"] == package
     assert slim["hosts"] == [{"host": "a", "status": "ready"}]
+
+
+def test_the_csv_row_of_a_host_says_what_changed(tmp_path):
+    update_reports([_record("a", "needs_kb"), _record("b", "ready")], _run("night1"), tmp_path, compare=True)
+    os.utime(run_json_path(tmp_path, "night1"), (1, 1))
+    document, _paths = update_reports([_record("a", "ready"), _record("c", "needs_kb")], _run("night2"), tmp_path,
+                                      compare=True)
+    text = render_csv(document)
+    rows = {row["host"]: row for row in csv.DictReader(io.StringIO(text[1:], newline=""))}
+    # One row a host of this run: "b", gone since night1, is in the JSON and HTML only.
+    assert {host: (row["change"], row["status_before"]) for host, row in rows.items()} == {
+        "a": ("fixed", "needs_kb"), "c": ("new", "")}

@@ -65,3 +65,19 @@ def test_harmless_text_is_left_as_it_is(text):
 def test_every_host_row_is_guarded_not_only_the_first():
     table = rows(hostile("plain"), hostile("=1+1"), hostile("@SUM(A1)"))
     assert [row["host"] for row in table] == ["'=1+1", "'@SUM(A1)", "plain"]
+
+
+@pytest.mark.parametrize("text, cell", [
+    ("plain-host", "plain-host"),
+    ("Zürich-ÄÖ-東京", "Zürich-ÄÖ-東京"),               # valid non-ASCII text is kept as it is
+    # Bytes that were not valid text reach Python as lone surrogates (PEP 383), which no UTF-8 file can hold:
+    # they are written as escapes, so the CSV can still be saved.
+    ("disk \udce9 failed", "disk \\udce9 failed"),
+])
+def test_every_cell_can_be_written_as_utf8(text, cell):
+    record = {"host": "h1", "status": "failed", "error": text, "warnings": [text]}
+    csv_text = render_csv(build_document([record], {"run_id": "run"}))
+    csv_text.encode("utf-8")
+    (row,) = list(csv.DictReader(io.StringIO(csv_text[1:], newline="")))
+    assert row["error"] == cell
+    assert row["warnings"] == cell
