@@ -191,6 +191,7 @@ def test_check_mode_changes_no_host(runs):
         assert {key: value for key, value in before.items() if key != "registry"} == \
             {key: value for key, value in after.items() if key != "registry"}, name
         assert set(after["registry"]) < set(before["registry"]), "only keys Windows removed itself"
+        assert all(before["registry"][path] == values for path, values in after["registry"].items()), name
 
 
 def test_every_host_of_the_play_is_in_every_report(runs):
