@@ -32,7 +32,6 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._hotfix import (
     TASK_NOT_FINISHED,
     FileCheck,
     HotfixError,
-    OperationOutputError,
     UpdateFile,
     chunks,
     files_from_mapping,
@@ -57,7 +56,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     CBS,
     REBOOT_KEYS,
 )
-from ansible_collections.codesign.windows.plugins.plugin_utils._operation import ConnectionLost, execute
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import ConnectionLost, OperationOutputError, execute
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
 
 ARGUMENT_SPEC = {

@@ -19,7 +19,6 @@ from ansible.utils.display import Display
 
 from ansible_collections.codesign.windows.plugins.plugin_utils._reboot import (
     DEFAULT_MESSAGE,
-    OperationOutputError,
     Options,
     RebootFailed,
     parse_operation_output,
@@ -27,7 +26,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._reboot import (
     render_operation,
     restart_and_wait,
 )
-from ansible_collections.codesign.windows.plugins.plugin_utils._operation import ConnectionLost, execute
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import ConnectionLost, OperationOutputError, execute
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
 
 ARGUMENT_SPEC = {

@@ -18,7 +18,6 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._authenticode._tr
 from ansible_collections.codesign.windows.plugins.plugin_utils._root_ca import (
     TARGET_STORE,
     TARGET_STORE_NAME,
-    OperationOutputError,
     RootCertificateError,
     bundled_root,
     failure_message,
@@ -28,7 +27,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._root_ca import (
     render_operation,
     store_state,
 )
-from ansible_collections.codesign.windows.plugins.plugin_utils._operation import ConnectionLost, execute
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import ConnectionLost, OperationOutputError, execute
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
 
 ARGUMENT_SPEC = {

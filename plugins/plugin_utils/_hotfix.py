@@ -38,7 +38,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
     Prerequisite,
     normalize_kb,
 )
-from ansible_collections.codesign.windows.plugins.plugin_utils._operation import Answer, OperationOutputError
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import Answer
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import ps_literal, runner_text
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
 
@@ -107,7 +107,6 @@ RETRY_AFTER_RESTART = frozenset((0x800F0806,))
 
 class HotfixError(ValueError):
     """Something the user gave cannot be used (a file, a checksum, an option); the message says what."""
-
 
 
 # ---------------------------------------------------------------------------------------------

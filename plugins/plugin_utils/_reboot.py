@@ -66,7 +66,6 @@ MAX_MESSAGE_CHARS = 512   # shutdown.exe /c: "a maximum of 512 characters"
 _DMTF = re.compile(r"^(\d{14})\.(\d{6})([+-])(\d{3})$")
 
 
-
 class RebootFailed(Exception):
     """The restart or the wait after it failed; the message is what the user reads."""
 

@@ -28,7 +28,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
     ROOT_CA_SHA1,
     ROOT_CA_SHA256,
 )
-from ansible_collections.codesign.windows.plugins.plugin_utils._operation import Answer, OperationOutputError
+from ansible_collections.codesign.windows.plugins.plugin_utils._operation import Answer
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
     DISALLOWED_STORES,
     ROOT_STORES,
@@ -54,7 +54,6 @@ _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CER
 
 class RootCertificateError(ValueError):
     """The certificate offered is not the pinned root, or cannot be read."""
-
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,13 +45,13 @@ def both(tmp_path_factory):
 
 
 def test_the_same_evidence_from_several_processes(both):
-    (single_run, single, _), (several_run, several, _), _cpu, _reset = both
+    (single_run, single, _single_stats), (several_run, several, _several_stats), _cpu, _reset = both
     assert single_run.rc == several_run.rc == 0, several_run.stdout[-2000:]
     assert several == single
 
 
 def test_the_same_stats_per_host_from_several_processes(both):
-    (_, _, single), (_, _, several), workers_cpu, after_reset = both
+    (_single_run, _single_facts, single), (_several_run, _several_facts, several), workers_cpu, after_reset = both
     for name in HOSTS:
         mine, theirs = several[name], single[name]
         assert (mine.commands_run, mine.protocol_requests, mine.actions, mine.errors) == \
@@ -82,7 +82,7 @@ def test_serve_with_processes_writes_the_inventory_and_stops_its_workers(tmp_pat
         assert run.rc == 0, run.stdout[-2000:]
     finally:
         server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
+        output, _errors = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "3 hosts" in output
     assert not pidfile.exists()

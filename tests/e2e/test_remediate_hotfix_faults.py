@@ -37,8 +37,7 @@ def shown(run, name) -> str:
     return json.dumps([r["result"] for r in run.host_results(name)])
 
 
-def test_a_connection_dropped_during_dism_installs_and_the_next_run_finds_it_pending(fleet, first_run,
-                                                                                    tmp_path):
+def test_a_connection_dropped_during_dism_installs_and_the_next_run_finds_it_pending(fleet, first_run, tmp_path):
     run, work = first_run
     name = "w2012r2-hotfix-dropped"
     model = backend(fleet, name).model

@@ -686,4 +686,3 @@ def test_many_changes_are_paged_and_filtered_over_every_host(browser, records, r
         assert view.errors() == []
     finally:
         view.close()
-

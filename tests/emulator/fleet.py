@@ -98,7 +98,8 @@ def _serve_partition(build: BuildConfigs, arguments: tuple, part: int, parts: in
         configs = build(*arguments)[part::parts]
         fleet = RestartingFleet(configs, history=history)
         fleet.start()
-    except BaseException:  # pylint: disable=broad-exception-caught  (reported to the parent, which raises)
+    except BaseException:  # pylint: disable=broad-exception-caught
+        # Reported to the parent, which raises.
         connection.send(("error", traceback.format_exc()))
         return
     connection.send(("ready", [config.name for config in configs]))

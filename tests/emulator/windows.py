@@ -41,6 +41,7 @@ def servicing_build(build: int) -> int:
     """The build whose packages service a host of this build (update.mum's parent, the rollup's version)."""
     return SERVICING_BUILD.get(build, build)
 
+
 CERT_STORES = {
     "root": r"SOFTWARE\Microsoft\SystemCertificates\ROOT\Certificates",
     "auth_root": r"SOFTWARE\Microsoft\SystemCertificates\AuthRoot\Certificates",

@@ -310,8 +310,8 @@ def merge_slices(paths: t.Iterable[t.Any], *, expected_slices: int | None = None
         warnings.append("the number of slices expected was not given (acs_merge_expected_slices, the job template's "
                         "slice count): a missing slice cannot be detected")
     if missing:
-        problem(label, f"{missing} of {expected_slices} slices have no report file; their hosts are not in the "
-                      "fleet report")
+        problem(label, f"{missing} of {expected_slices} slices have no report file; their hosts are not in the fleet "
+                "report")
     # A host record that could not be read is a host lost: the report is not complete either.
     lost = bool(bad_files or not_reported or unreadable_records)
     complete = None if expected_slices is None else (len(slices) >= expected_slices and not lost)

@@ -12,8 +12,8 @@ from support import cab
 
 
 def install(model, applies_to, version):
-    servicing.write_file(model, r"C:\t\u.cab", cab.package_cab("KB5005611", applies_to, package="Package_for_RollupFix",
-                                                                version=version))
+    package = cab.package_cab("KB5005611", applies_to, package="Package_for_RollupFix", version=version)
+    servicing.write_file(model, r"C:\t\u.cab", package)
     model.directories.add(servicing.norm(r"C:\t"))
     return run_script(model, '$out = @(& "$env:SystemRoot\\System32\\dism.exe" /online /add-package '
                              '"/packagepath:C:\\t\\u.cab" /quiet /norestart); $LASTEXITCODE')[0]

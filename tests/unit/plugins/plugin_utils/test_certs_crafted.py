@@ -127,7 +127,7 @@ def test_the_chain_search_stops_after_256_steps(look_alikes, complete):
     window = {"not_before": start - 50 * DAY, "not_after": start + 50 * DAY}
     root = pki.issue("Search Root", ca=True, **window)
     elsewhere = pki.issue("Search Elsewhere Root", ca=True, **window)
-    crosses = [wrap(pki.issue("", issuer=elsewhere, reuse=root, ca=True, **window)) for _ in range(look_alikes)]
+    crosses = [wrap(pki.issue("", issuer=elsewhere, reuse=root, ca=True, **window)) for _copy in range(look_alikes)]
     leaf = wrap(pki.issue("Search Signer", issuer=root, **window))
     chain = _certs._build_chain(leaf, [*crosses, wrap(root)], start)
     assert chain.complete is complete

@@ -58,7 +58,7 @@ def test_a_compressed_answer_with_a_byte_order_mark_and_blank_lines_is_read():
 def test_a_gzip_bomb_is_refused_without_inflating_it():
     compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     chunk = b" " * (1 << 20)
-    payload = b"".join(compressor.compress(chunk) for _ in range(512)) + compressor.flush()  # 512 MB of spaces
+    payload = b"".join(compressor.compress(chunk) for _block in range(512)) + compressor.flush()  # 512 MB of spaces
     assert len(payload) < 1_000_000
     stdout = _wrapped(payload)
     tracemalloc.start()

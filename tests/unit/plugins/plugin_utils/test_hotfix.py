@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from ansible_collections.codesign.windows.plugins.plugin_utils import _hotfix
+from ansible_collections.codesign.windows.plugins.plugin_utils import _hotfix, _operation
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import DEFAULT_CATALOG, load_catalog
 from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
 
@@ -246,7 +246,7 @@ def test_a_bad_rollup_choice_is_the_users_error():
 def test_the_answer_is_found_and_anything_else_is_refused():
     assert _hotfix.parse_operation_output(0, 'noise\r\n{"acs_hotfix":1,"free_mb":5}\r\n', "")["free_mb"] == 5
     for out in ("", '{"acs_hotfix":2}', '{"acs_hotfix":1', "\x00" * 10):
-        with pytest.raises(_hotfix.OperationOutputError):
+        with pytest.raises(_operation.OperationOutputError):
             _hotfix.parse_operation_output(1, out, "boom")
 
 
@@ -281,8 +281,8 @@ def test_an_install_runs_as_a_scheduled_task_below_1024_mb_of_shell_quota(quota,
 def test_the_task_command_is_one_plain_command_line():
     assert _hotfix.task_command("dism", "C:\\Windows", "C:\\t\\a.cab") == (
         "C:\\Windows\\System32\\dism.exe /online /add-package /packagepath:C:\\t\\a.cab /quiet /norestart")
-    assert _hotfix.task_command("pkgmgr", "C:\\Windows", "C:\\t\\a.cab").endswith("pkgmgr.exe /ip /m:C:\\t\\a.cab "
-                                                                                   "/quiet /norestart")
+    pkgmgr = _hotfix.task_command("pkgmgr", "C:\\Windows", "C:\\t\\a.cab")
+    assert pkgmgr.endswith("pkgmgr.exe /ip /m:C:\\t\\a.cab /quiet /norestart")
     for cab in ("\\\\server\\my share\\a.cab", 'C:\\t\\"a.cab', "C:\\" + "x" * 300 + ".cab"):
         with pytest.raises(_hotfix.HotfixError):
             _hotfix.task_command("dism", "C:\\Windows", cab)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.codesign.windows.plugins.plugin_utils import _reboot
+from ansible_collections.codesign.windows.plugins.plugin_utils import _operation, _reboot
 from support.ps_grammar import check_powershell
 
 OLD_BOOT = "20261120030000.000000+000"
@@ -226,7 +226,7 @@ def test_a_host_without_trusted_installer_has_no_servicing_running():
     ('{"acs_reboot":2}', "another protocol"),
 ])
 def test_unreadable_output_is_an_operation_output_error(stdout, message):
-    with pytest.raises(_reboot.OperationOutputError, match=message):
+    with pytest.raises(_operation.OperationOutputError, match=message):
         _reboot.parse_operation_output(1, stdout, "")
 
 

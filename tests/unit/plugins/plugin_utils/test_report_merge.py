@@ -275,7 +275,7 @@ def test_no_damage_to_a_slice_file_raises(tmp_path, seed):
     paths = three_slices(str(tmp_path))
     data = bytearray(open(paths[0], "rb").read())
     rng = random.Random(seed)
-    for _ in range(rng.randint(1, 8)):
+    for _change in range(rng.randint(1, 8)):
         position = rng.randrange(len(data))
         action = rng.choice(("flip", "cut", "insert"))
         if action == "flip":
@@ -317,8 +317,8 @@ def test_named_patterns_are_expanded_and_one_matching_nothing_is_named(tmp_path)
     nothing = str(tmp_path / "other-night-*.json")
     merged = merge_files([str(tmp_path / f"{SLICE}-awx-*.json"), nothing], str(tmp_path), expected_slices=3)
     assert [item["file"] for item in merged["merge"]["slices"]] == paths
-    assert merged["merge"]["bad_files"] == [{"file": nothing, "problem": "slice report not merged: the file is missing; "
-                                                                        "the hosts of this slice are not in the fleet report"}]
+    problem = "slice report not merged: the file is missing; the hosts of this slice are not in the fleet report"
+    assert merged["merge"]["bad_files"] == [{"file": nothing, "problem": problem}]
 
 
 def test_a_fifo_or_device_among_the_slices_is_named_without_hanging(tmp_path):

@@ -39,7 +39,7 @@ def test_values_plain_would_change_are_not(value):
 
 def test_nesting_beyond_the_depth_limit_is_not_plain():
     deep: list = []
-    for _ in range(80):
+    for _round in range(80):
         deep = [deep, 1.5]
     assert not is_plain(deep)
     assert plain(deep) != deep   # plain writes the innermost levels as text

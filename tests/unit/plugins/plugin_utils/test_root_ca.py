@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.codesign.windows.plugins.plugin_utils import _root_ca
+from ansible_collections.codesign.windows.plugins.plugin_utils import _operation, _root_ca
 from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import ROOT_CA_SHA1, ROOT_CA_SHA256
 from ansible_collections.codesign.windows.plugins.plugin_utils._probes import DISALLOWED_STORES, ROOT_STORES
 from support.ps_grammar import check_powershell
@@ -142,7 +142,7 @@ def test_the_answer_is_read_after_anything_printed_before_it():
     ("\x1b[31mred\x07", "", "did not run"),
 ])
 def test_an_unreadable_answer_is_an_error_never_an_exception(stdout, stderr, expected):
-    with pytest.raises(_root_ca.OperationOutputError, match=expected):
+    with pytest.raises(_operation.OperationOutputError, match=expected):
         _root_ca.parse_operation_output(1, stdout, stderr)
 
 

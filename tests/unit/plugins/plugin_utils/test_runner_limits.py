@@ -58,8 +58,8 @@ def test_a_key_that_does_not_exist_is_answered_as_missing_not_as_an_error():
     probes = [probe for probe in PROBES if probe["id"] == "agents.uninstall_wow"]
     document = execute("w2003-dsa96", probes, timeout_ms=10_000)
     assert document["results"] == [{"id": "agents.uninstall_wow", "ok": True,
-                                     "data": {"exists": False, "items": [], "truncated": False},
-                                     "ms": document["results"][0]["ms"]}]
+                                    "data": {"exists": False, "items": [], "truncated": False},
+                                    "ms": document["results"][0]["ms"]}]
 
 
 def test_a_denied_key_is_reported_with_every_exception_of_its_chain():

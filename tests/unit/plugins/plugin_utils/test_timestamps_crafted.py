@@ -53,7 +53,7 @@ def test_every_reason_a_time_stamping_chain_is_broken_is_given():
     window = {"not_before": start - 100 * DAY, "not_after": start + 100 * DAY}
     real = pki.issue("Broken Stamp Root", ca=True, **window)
     unit = pki.issue("Broken Stamp TSA", issuer=real, eku=[ExtendedKeyUsageOID.TIME_STAMPING], **window)
-    impostors = [wrap(pki.issue("Broken Stamp Root", ca=True, **window)) for _ in range(2)]
+    impostors = [wrap(pki.issue("Broken Stamp Root", ca=True, **window)) for _copy in range(2)]
     tsa = wrap(unit)
     problem = _timestamps._check_timestamp_chain(tsa, impostors, start)
     sentence = f"'{tsa.subject}' names '{impostors[0].subject}' as issuer but the signature does not verify."
