@@ -189,6 +189,14 @@ def test_an_installed_prerequisite_is_skipped_and_a_missing_one_is_named():
     assert found.fetch == ("KB4490628 or any later one (Servicing stack update (March 2019), x64)",)
 
 
+def test_server_2008_names_its_own_servicing_stack_to_fetch():
+    # KB4493730 is "Servicing stack update for Windows Server 2008 SP2: April 9, 2019" (Microsoft Support).
+    v = verdict("6.0.6003", ["KB4474419"], esu=True, os_name="Microsoft Windows Server 2008 Standard")
+    found = _hotfix.plan(v, DEFAULT_CATALOG, files("windows6.0-kb5006736-x64.msu"))
+    assert found.action == "missing", found
+    assert "KB4493730 or any later one (Servicing stack update (April 2019), x64)" in found.fetch
+
+
 def test_a_later_servicing_stack_stands_in_for_an_or_later_prerequisite():
     v = verdict("6.1.7601", ["KB4474419", "KB4538483"], esu=True)
     mapped = _hotfix.files_from_mapping({"KB4490628": "/u/windows6.1-kb5010451-x64.msu",
