@@ -18,6 +18,7 @@ from ansible_collections.codesign.windows.plugins.action import acs_reboot
 from emulator import restart
 from emulator.host import EmulatedWindows
 from emulator.windows import load_fleet
+from unit.plugins.action.test_acs_root_ca import as_winrm_sends
 
 
 class RestartingConnection:
@@ -48,7 +49,7 @@ class RestartingConnection:
             raise requests.exceptions.ConnectionError("Failed to establish a new connection: [Errno 111] "
                                                       "Connection refused")
         self.commands += 1
-        result = self.host.run_command(cmd, in_data or b"")
+        result = self.host.run_command(as_winrm_sends(self._shell, cmd), in_data or b"")
         return result.rc, result.stdout, result.stderr
 
     def close(self):

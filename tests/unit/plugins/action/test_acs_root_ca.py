@@ -24,6 +24,14 @@ from unit.plugins.plugin_utils.signing_helpers.roots import lookalike_root
 ROOT_KEY = rf"SOFTWARE\Microsoft\SystemCertificates\ROOT\Certificates\{ROOT_CA_SHA1}"
 
 
+def as_winrm_sends(shell, cmd: str) -> str:
+    """The command as the winrm connection sends it: ansible-core 2.16-2.18 encode every command that is not
+    already a powershell command line; 2.19+ get it encoded from the action."""
+    if cmd.lstrip().lower().startswith("powershell"):
+        return cmd
+    return " ".join(shell._encode_script(cmd, as_list=True, strict_mode=False, preserve_rc=False))
+
+
 class EmulatedConnection:
     """exec_command runs on an emulated host; ``drop_on`` (a command number) raises a lost connection instead,
     after the host ran it (its answer is what is lost)."""
@@ -48,10 +56,7 @@ class EmulatedConnection:
         self.commands += 1
         if self.answer is not None:
             return self.answer
-        if not cmd.lstrip().lower().startswith("powershell"):
-            # What the winrm connection of ansible-core 2.16-2.18 does with every command: encode it.
-            cmd = " ".join(self._shell._encode_script(cmd, as_list=True, strict_mode=False, preserve_rc=False))
-        result = self.host.run_command(cmd, in_data or b"")
+        result = self.host.run_command(as_winrm_sends(self._shell, cmd), in_data or b"")
         if self.commands == self.drop_on:
             raise requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end closed "
                                                       "connection without response'))")
