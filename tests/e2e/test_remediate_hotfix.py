@@ -96,6 +96,13 @@ def fleet_with_updates(hosts, work: pathlib.Path):
         yield running
 
 
+def remediate_kb(fleet, work: pathlib.Path):
+    """codesign.windows.remediate installing updates only (acs_readiness_remediate=kb), its reports in work."""
+    return run_playbook("codesign.windows.remediate", fleet.inventory_path, work,
+                        ["-e", f"acs_readiness_report_dir={work / 'reports'}", "-e", "acs_readiness_remediate=kb",
+                         "-e", f"acs_readiness_hotfix_src={fleet.updates}", *FAST])
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     with fleet_with_updates(HOSTS, tmp_path_factory.mktemp("hotfix")) as running:

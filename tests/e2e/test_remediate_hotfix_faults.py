@@ -9,8 +9,7 @@ import json
 import pytest
 
 from emulator.fleet import backend
-from support.e2e import run_playbook
-from e2e.test_remediate_hotfix import FAST, fleet_with_updates, qfe, report_hosts
+from e2e.test_remediate_hotfix import fleet_with_updates, qfe, remediate_kb, report_hosts
 
 HOSTS = ["w2012r2-hotfix-dropped", "w2008r2-hotfix-pending-blocks", "w2012r2-hotfix-source-missing"]
 
@@ -21,16 +20,10 @@ def fleet(tmp_path_factory):
         yield running
 
 
-def remediate(fleet, work):
-    return run_playbook("codesign.windows.remediate", fleet.inventory_path, work,
-                        ["-e", f"acs_readiness_report_dir={work / 'reports'}", "-e", "acs_readiness_remediate=kb",
-                         "-e", f"acs_readiness_hotfix_src={fleet.updates}", *FAST])
-
-
 @pytest.fixture(scope="module")
 def first_run(fleet, tmp_path_factory):
     work = tmp_path_factory.mktemp("first")
-    return remediate(fleet, work), work
+    return remediate_kb(fleet, work), work
 
 
 def shown(run, name) -> str:
@@ -46,7 +39,7 @@ def test_a_connection_dropped_during_dism_installs_and_the_next_run_finds_it_pen
     assert "KB5006729" in qfe(model), "Windows installed it; only DISM's answer was lost"
     assert report_hosts(work / "reports")[name]["status"] == "needs_kb", "never called fixed unseen"
     events = len(model.events)
-    again = remediate(fleet, tmp_path)
+    again = remediate_kb(fleet, tmp_path)
     assert again.stats[name]["changed"] == 0 and again.stats[name]["failures"] == 0, again.stdout[-3000:]
     assert report_hosts(tmp_path / "reports")[name]["status"] == "reboot_pending"
     assert len(model.events) == events, "not installed twice"

@@ -9,8 +9,7 @@ import json
 import pytest
 
 from emulator.fleet import backend
-from support.e2e import run_playbook
-from e2e.test_remediate_hotfix import FAST, fleet_with_updates, qfe, report_hosts
+from e2e.test_remediate_hotfix import fleet_with_updates, qfe, remediate_kb, report_hosts
 
 HOSTS = ["w2008r2-hotfix-quota", "w2008r2-hotfix-user"]
 
@@ -21,16 +20,10 @@ def fleet(tmp_path_factory):
         yield running
 
 
-def remediate(fleet, work):
-    return run_playbook("codesign.windows.remediate", fleet.inventory_path, work,
-                        ["-e", f"acs_readiness_report_dir={work / 'reports'}", "-e", "acs_readiness_remediate=kb",
-                         "-e", f"acs_readiness_hotfix_src={fleet.updates}", *FAST])
-
-
 @pytest.fixture(scope="module")
 def first_run(fleet, tmp_path_factory):
     work = tmp_path_factory.mktemp("first")
-    return remediate(fleet, work), work
+    return remediate_kb(fleet, work), work
 
 
 def test_a_150_mb_quota_installs_through_a_scheduled_task_as_system(fleet, first_run):
@@ -56,5 +49,5 @@ def test_an_account_that_is_not_an_administrator_is_refused_the_task_with_a_clea
 
 
 def test_a_second_run_changes_nothing(fleet, first_run, tmp_path):
-    again = remediate(fleet, tmp_path)
+    again = remediate_kb(fleet, tmp_path)
     assert again.stats["w2008r2-hotfix-quota"]["changed"] == 0, again.stdout[-3000:]
