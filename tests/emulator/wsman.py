@@ -1256,8 +1256,10 @@ class _Listener:
                 connection.close()
                 return
             self._connections.add(connection)
+            # A thread stays listed until it has ended, so join() waits for its last statement too.
+            self._threads = {t for t in self._threads if t.is_alive()}
             self._threads.add(thread)
-        thread.start()
+            thread.start()   # under the lock: join() never sees a thread that has not started
 
     def _serve(self, connection: socket.socket, peer: tuple[str, int]) -> None:
         current = connection
@@ -1275,7 +1277,6 @@ class _Listener:
             with self._lock:
                 self._connections.discard(connection)
                 self._connections.discard(current)
-                self._threads.discard(threading.current_thread())
             current.close()
 
     def _replace(self, raw: socket.socket, wrapped: socket.socket) -> None:
