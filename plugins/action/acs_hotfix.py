@@ -160,7 +160,7 @@ class ActionModule(ActionBase):
         result.update(free_mb=found.free_mb, shell_memory_mb=found.shell_memory_mb, tool=found.servicing_tool)
         problem = preflight_problem(found, args["min_free_mb"])
         if problem:
-            result.update(failed=True, msg=f"acs_hotfix: {problem}")
+            result.update(failed=True, msg=f"acs_hotfix: {problem}", restart_first=bool(found.restart_pending))
             return result
         via_task = needs_task(found.shell_memory_mb)
         result["ran_as"] = "scheduled_task" if via_task else "shell"
@@ -221,7 +221,7 @@ class ActionModule(ActionBase):
                                                     "report every package"}
                     retry = " (retry after the restart)" if bad["exit_code"] in RETRY_AFTER_RESTART else ""
                     result.update(failed=True, changed=bool(installed), installed=installed, packages=outcome,
-                                  reboot_required=restart,
+                                  reboot_required=restart, restart_first=bool(retry),
                                   msg=f"acs_hotfix: {step.kb} was not installed: {ntpath.basename(bad['cab'])} "
                                       f"returned {bad['result']}{retry}"
                                       + (f"; installed before it: {', '.join(installed)}" if installed else ""))

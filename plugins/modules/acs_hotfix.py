@@ -200,6 +200,13 @@ reboot_required:
   description: A restart finishes the installation (DISM exit code 3010, or the verdict's V(reboot_pending)).
   returned: when known
   type: bool
+restart_first:
+  description:
+    - Nothing more can be installed until the host restarts (a restart was already pending, or DISM answered
+      V(0x800f0806) CBS_E_PENDING); restarting it and running again installs the rest. The role
+      P(codesign.windows.acs_readiness#role) does so when C(acs_readiness_reboot=if_required).
+  returned: when the install was refused or stopped for that reason
+  type: bool
 packages:
   description: Each package DISM was given, its exit code (unsigned) and what it means, when one failed.
   returned: on failure of a package

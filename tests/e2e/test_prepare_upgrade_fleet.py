@@ -57,11 +57,15 @@ END_STATE = {
     "w2008r2-esu-azure": "needs_kb",
     # ESU-only, and the gathered licence says the ESU key was never activated: no ESU, nothing is tried.
     "w2008r2-esu-unlicensed": "needs_esu",
-    # Refused or failed before anything changed: not an administrator, a full disk, a restart already due, a
-    # servicing stack newer than any the catalog names.
+    # Servicing takes nothing new until the host restarts: a restart already due when the run came (Windows Update's
+    # RebootRequired), or the prerequisites just added waiting for one when DISM refused the rollup behind them
+    # (0x800f0806). Restarted first, the rest installed, restarted again.
+    "w2012r2-hotfix-restart-due": READY,
+    "w2008r2-hotfix-pending-blocks": READY,
+    # Refused or failed before anything changed: not an administrator, a full disk, a servicing stack newer than
+    # any the catalog names.
     "w2012r2-hotfix-user": "needs_kb",
     "w2012r2-hotfix-diskfull": "needs_kb",
-    "w2012r2-hotfix-restart-due": "needs_kb",
     "w2008r2-hotfix-oldstack": "needs_kb",
     # DISM cannot find the files the update needs in the component store (0x800f081f): repair it first.
     "w2012r2-hotfix-source-missing": "needs_kb",
@@ -71,9 +75,6 @@ END_STATE = {
     # The connection drops while DISM works: Windows installs it, but nobody saw it; the next run finds it
     # pending, restarts it and calls it ready (SECOND_RUN).
     "w2012r2-hotfix-dropped": "needs_kb",
-    # DISM refuses the rollup while the prerequisites it just added wait for a restart (0x800f0806): after that
-    # restart the next run installs it (SECOND_RUN).
-    "w2008r2-hotfix-pending-blocks": "needs_kb",
     "w2012r2-airgap-noroot-user": "needs_root_ca",  # not an administrator: LocalMachine\Root is not writable
     "w2016-root-disallowed": "needs_root_ca",       # the root is in Disallowed: left alone
     # Restart faults: the package rolled back at boot; the host back still pending; the host never back.
@@ -89,18 +90,19 @@ END_STATE = {
         "fault-garbled", "fault-hang", "fault-truncated", "w2008-nopowershell", "w2008-nopowershell-de",
         "w2016-constrained-language", "w2019-powershell32")},
 }
-# What the report says about a host left behind (in its remediation steps, or its check error).
+# What the report says about a host left behind, or one that took a step more (in its remediation steps, or its
+# check error).
 MESSAGES = {
     "w2008r2-esu-azure": "Extended Security Updates (ESU), and this host is not known to be",
     "w2012r2-hotfix-user": "the account must be a member of the local Administrators group",
     "w2012r2-airgap-noroot-user": "needs a member of the local Administrators group",
     "w2012r2-hotfix-diskfull": "free space first; nothing was installed",
-    "w2012r2-hotfix-restart-due": "restart it first; nothing was installed",
+    "w2012r2-hotfix-restart-due": "kb: restarted first, because a restart is already pending",
     "w2008r2-hotfix-oldstack": "needs a newer servicing stack",
     "w2012r2-hotfix-source-missing": "0x800f081f (CBS_E_SOURCE_MISSING)",
     "w2008r2-hotfix-user": "creating that task was refused",
     "w2012r2-hotfix-dropped": "the connection to the host was lost while installing",
-    "w2008r2-hotfix-pending-blocks": "0x800f0806",
+    "w2008r2-hotfix-pending-blocks": "kb: restarted first, because KB5006743 was not installed",
     "w2019-pending-still-pending": "still pending a restart after the restart",
     "w2019-pending-never-returns": "did not come back within the reboot timeout",
     "w2019-powershell32": "32-bit PowerShell on 64-bit Windows",
@@ -114,7 +116,7 @@ MESSAGES[SERVICING_OUTLASTED] = "servicing was still busy when the servicing tim
 # Hosts whose fault stays: a second run tries again (restart or install) and ends where the first ended.
 RETRIED = {"w2012r2-pending-package-fails", "w2019-pending-still-pending", "w2012r2-packages-pending"}
 # Hosts the second run takes further than the first could: their fault happened once.
-SECOND_RUN = {"w2012r2-hotfix-dropped": READY, "w2008r2-hotfix-pending-blocks": READY}
+SECOND_RUN = {"w2012r2-hotfix-dropped": READY}
 FAST = ["-e", "acs_readiness_gather_timeout=5", "-e", "acs_readiness_reboot_timeout=12",
         "-e", "acs_readiness_servicing_timeout=8", "-e", "acs_readiness_servicing_check_interval=1"]
 HOSTS = [host.name for host in load_fleet()]

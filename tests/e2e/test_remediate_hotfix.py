@@ -273,6 +273,7 @@ def test_a_restart_already_pending_is_refused_before_anything_is_copied(fleet, f
     name = "w2012r2-hotfix-restart-due"
     message = hotfix_result(run, name)["msg"]
     assert "a restart is already pending" in message and "RebootRequired" in message
+    assert hotfix_result(run, name)["restart_first"] is True
     assert snapshot(backend(fleet, name).model) == before[name]
 
 

@@ -52,6 +52,10 @@ def test_an_update_that_cannot_be_queued_behind_a_pending_one_says_restart_then_
     assert "KB5006743 was not installed" in text and "0x800f0806" in text, text[-3000:]
     assert "restart the host, then run again" in text and "(retry after the restart)" in text
     assert "installed before it: KB4474419, KB4490628, KB4538483" in text
+    # acs_readiness_reboot=never here: the role says so and restarts nothing (with if_required it restarts first,
+    # tests/e2e/test_prepare_upgrade_fleet.py).
+    assert '"restart_first": true' in text
+    assert fleet.machines[name].restarts == 0
     assert "KB5006743" not in qfe(backend(fleet, name).model)
 
 
