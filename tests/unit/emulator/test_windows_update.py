@@ -50,8 +50,8 @@ def test_an_offered_update_installs_as_dism_does_and_the_restart_finishes_it():
 def test_updates_for_another_windows_or_already_superseded_are_not_offered():
     model = host(reachable=True, offers=["KB5005625", "KB5006714"])
     assert run(model)["search_result"]["updates"] == []
-    current = build_host("h", {"os": "ws2016", "ubr": 4800, "windows_update": {"reachable": True,
-                                                                                "offers": ["KB5006669"]}})
+    offers = {"reachable": True, "offers": ["KB5006669"]}
+    current = build_host("h", {"os": "ws2016", "ubr": 4800, "windows_update": offers})
     assert run(current)["search_result"]["updates"] == []
 
 
