@@ -228,7 +228,13 @@ class ActionModule(ActionBase):
             result.update(changed=True, msg=f"{decision.message} (check mode: Windows Update was not asked, nothing "
                                             "was changed)")
             return result
-        mapped = outcome(wanted, action.run(task_vars=task_vars))
+        answer = action.run(task_vars=task_vars)
+        if isinstance(answer, dict) and answer.get("unreachable") is True:
+            # As for files: a host whose connection dropped is unreachable, not failed; the agent's task may go on.
+            raise AnsibleConnectionFailure(f"acs_hotfix: the connection to the host was lost while Windows Update "
+                                           f"installed {', '.join(result['planned'])}: run again to see whether it "
+                                           "was installed")
+        mapped = outcome(wanted, answer)
         result.update(mapped)
         if mapped.get("failed"):
             result["msg"] = f"acs_hotfix: {mapped['msg']}"

@@ -223,3 +223,10 @@ def test_windows_update_in_check_mode_does_not_run_win_updates():
 def test_files_options_with_windows_update_are_refused(updates):
     result, _loader, _connection = run_wu_action({"verdict": VERDICT_2016, "src": str(updates)}, FACTS_51, MagicMock())
     assert result["failed"] is True and "src, files and remote_src are for source=files" in result["msg"]
+
+
+def test_windows_update_losing_the_connection_marks_the_host_unreachable():
+    win_updates = MagicMock()
+    win_updates.run.return_value = {"unreachable": True, "msg": "winrm connection error", "updates": {}}
+    with pytest.raises(AnsibleConnectionFailure, match="lost while Windows Update installed KB5006669"):
+        run_wu_action({"verdict": VERDICT_2016}, FACTS_51, win_updates)
