@@ -58,9 +58,20 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._probes import (
 )
 from ansible_collections.codesign.windows.plugins.plugin_utils._operation import ConnectionLost, OperationOutputError, execute
 from ansible_collections.codesign.windows.plugins.plugin_utils._untrusted import clean_text
+from ansible_collections.codesign.windows.plugins.plugin_utils._windows_update import (
+    SERVERS,
+    SOURCES,
+    WIN_UPDATES,
+    module_args,
+    outcome,
+    powershell_problem,
+    update_plan,
+)
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "source": {"type": "str", "choices": list(SOURCES), "default": "files"},
+    "windows_update_server": {"type": "str", "choices": list(SERVERS), "default": "default"},
     "verdict": {"type": "dict"},
     "src": {"type": "path"},
     "files": {"type": "dict"},
@@ -104,6 +115,8 @@ class ActionModule(ActionBase):
         try:
             if args["state"] == "absent":
                 return self._absent(args, result)
+            if args["source"] == "windows_update":
+                return self._windows_update(args, task_vars, result)
             return self._present(args, task_vars, result)
         except (HotfixError, CatalogError, OperationOutputError) as exc:
             result.update(failed=True, msg=f"acs_hotfix: {exc}")
@@ -178,6 +191,67 @@ class ActionModule(ActionBase):
         host = {"tool": found.servicing_tool, "quota": found.shell_memory_mb, "system_root": system_root,
                 "via_task": via_task}
         return self._install(args, decision, checked, host, result)
+
+    # ------------------------------------------------------------------------------------------ windows update
+    def _windows_update(self, args, task_vars, result):
+        """Plan as for files, then let the host's Windows Update Agent install the planned KBs (win_updates)."""
+        if args["src"] or args["files"] or args["remote_src"]:
+            raise HotfixError("src, files and remote_src are for source=files; source=windows_update takes the update "
+                              "from Windows Update or WSUS")
+        verdict = args["verdict"] if args["verdict"] is not None else task_vars.get("acs_verdict")
+        decision, wanted = update_plan(verdict, load_catalog(args["catalog"]), args["rollup"], args["esu"])
+        result.update(kb=decision.kb, msg=decision.message, source="windows_update")
+        if decision.action in ("none", "pending"):
+            result["reboot_required"] = decision.action == "pending"
+            return result
+        if decision.action != "install":
+            result.update(failed=True, msg=f"acs_hotfix: {decision.message}")
+            return result
+        facts = task_vars.get("ansible_facts") if isinstance(task_vars.get("ansible_facts"), dict) else {}
+        problem = powershell_problem(facts.get("acs"))
+        if problem:
+            result.update(failed=True, msg=f"acs_hotfix: {problem}")
+            return result
+        options = module_args(wanted, args["windows_update_server"])
+        task = self._task.copy()
+        task.args = options
+        action = self._shared_loader_obj.action_loader.get(
+            WIN_UPDATES, task=task, connection=self._connection, play_context=self._play_context,
+            loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
+        if action is None:
+            result.update(failed=True, msg="acs_hotfix: source=windows_update needs the ansible.windows collection "
+                                           "on the controller (ansible-galaxy collection install ansible.windows); "
+                                           "nothing was installed")
+            return result
+        result.update(planned=[item.kbs[0] for item in wanted], windows_update_server=args["windows_update_server"])
+        if self._task.check_mode:
+            result.update(changed=True, msg=f"{decision.message} (check mode: Windows Update was not asked, nothing "
+                                            "was changed)")
+            return result
+        answer = action.run(task_vars=task_vars)
+        if isinstance(answer, dict) and answer.get("unreachable") is True:
+            # As for files: a host whose connection dropped is unreachable, not failed; the agent's task may go on.
+            raise AnsibleConnectionFailure(f"acs_hotfix: the connection to the host was lost while Windows Update "
+                                           f"installed {', '.join(result['planned'])}: run again to see whether it "
+                                           "was installed")
+        mapped = outcome(wanted, answer)
+        result.update(mapped)
+        if mapped.get("failed"):
+            result["msg"] = f"acs_hotfix: {mapped['msg']}"
+        for kb in mapped["installed"]:
+            self._wu_event(kb, result)
+        return result
+
+    def _wu_event(self, kb: str, result) -> None:
+        """The Application log entry the files path writes for each installed package, for this KB."""
+        text = f"codesign.windows acs_hotfix: {kb} installed through Windows Update (ansible.windows.win_updates)"
+        try:
+            answer = self._run_operation({"action": "event", "event_id": EVENT_INSTALL, "event_text": text})
+        except (OperationOutputError, _Lost) as exc:
+            answer = {"error": str(exc)}
+        if answer.get("error") is not None:
+            result.setdefault("warnings", []).append(f"acs_hotfix: the event log entry for {kb} was not written: "
+                                                     f"{host_error(answer)}")
 
     def _remote_plan(self, args, verdict, catalog, look):
         """Pick from the files the host lists in remote_src, then check each picked one on the host."""

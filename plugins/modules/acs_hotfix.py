@@ -51,6 +51,15 @@ description:
   - Every step is one command through the connection's low-level exec with the collection's PowerShell
     2.0-safe runner, so hosts with PowerShell 2.0 (Windows 7, Server 2008 R2) are served; no PowerShell module
     and no C(put_file).
+  - With O(source=windows_update) the update comes from Windows Update or the host's WSUS server instead of files.
+    The plan is the same (the verdict decides first; prerequisites first, in catalog order; O(rollup) chooses the
+    monthly rollup, or a later one, or the security-only update), then the action runs C(ansible.windows.win_updates)
+    with C(accept_list) set to exactly those KBs, C(reboot=false) and C(server_selection) from
+    O(windows_update_server). It needs the C(ansible.windows) collection on the controller and PowerShell 5.1 on
+    the host (read from the gathered facts); a host below that is refused before Windows Update is asked. In check
+    mode Windows Update is not asked, and the result says what would be installed. An update the server does not offer
+    fails, naming it. An installed update writes the same Application event log entry (event 100) as the files
+    path.
 options:
   state:
     description:
@@ -58,6 +67,23 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  source:
+    description:
+      - V(files) installs from C(.msu)/C(.cab) files (O(src), O(files) or O(remote_src)); any PowerShell, 2.0 included.
+      - V(windows_update) has the host's Windows Update Agent install the planned KBs from Windows Update or its WSUS
+        server through C(ansible.windows.win_updates); PowerShell 5.1 hosts only. O(src), O(files) and O(remote_src)
+        are refused with it.
+    type: str
+    choices: [files, windows_update]
+    default: files
+  windows_update_server:
+    description:
+      - With O(source=windows_update), the service the host searches (C(ansible.windows.win_updates)'
+        C(server_selection)) - V(default) is the one the host is configured for (its WSUS server if its policy
+        names one, otherwise Windows Update), V(managed_server) its WSUS server, V(windows_update) Windows Update.
+    type: str
+    choices: [default, managed_server, windows_update]
+    default: default
   verdict:
     description:
       - The host's verdict (the C(acs_verdict) filter's result). Defaults to the host's C(acs_verdict) variable,
@@ -136,8 +162,9 @@ notes:
   - Where the shell memory quota is below 1024 MB the install runs as a scheduled task as SYSTEM; only a member of
     the local Administrators group may register one. Where DISM needs more than a larger quota allows, WinRM
     stops it and the message says to raise the quota (C(winrm set winrm/config/winrs @{MaxMemoryPerShellMB="2048"})).
-  - Windows Update or WSUS as a source is not used by this action; on PowerShell 5.1 hosts that reach one,
-    C(ansible.windows.win_updates) can install the KB the verdict names.
+  - O(source=windows_update) installs with C(reboot=false) in one round; a prerequisite the update server holds the
+    update back for is installed first and the update follows on the next run, after the restart. An "or later"
+    prerequisite (a servicing stack update) is asked for by its own KB only.
 seealso:
   - module: codesign.windows.acs_facts
   - module: codesign.windows.acs_root_ca
@@ -171,6 +198,11 @@ EXAMPLES = r"""
     remote_src: \\fileserver\updates
     files:
       KB4490628: windows6.1-kb5010451-x64.msu
+
+- name: Install from the host's WSUS server (PowerShell 5.1 hosts)
+  codesign.windows.acs_hotfix:
+    source: windows_update
+    windows_update_server: managed_server
 
 - name: Roll back
   codesign.windows.acs_hotfix:
@@ -230,6 +262,18 @@ tool:
   description: The servicing program used, V(dism) or V(pkgmgr).
   returned: after the pre-flight look
   type: str
+source:
+  description: V(windows_update) when the update was asked of Windows Update or WSUS.
+  returned: with O(source=windows_update)
+  type: str
+windows_update_server:
+  description: The service searched (C(server_selection)).
+  returned: with O(source=windows_update), when Windows Update is asked
+  type: str
+found_update_count:
+  description: How many of the planned updates the update server offered (C(ansible.windows.win_updates)).
+  returned: with O(source=windows_update), after win_updates ran
+  type: int
 removed:
   description: The packages removed (O(state=absent)).
   returned: when packages were removed

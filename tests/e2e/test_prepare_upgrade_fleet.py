@@ -77,6 +77,10 @@ END_STATE = {
     "w2012r2-hotfix-dropped": "needs_kb",
     "w2012r2-airgap-noroot-user": "needs_root_ca",  # not an administrator: LocalMachine\Root is not writable
     "w2016-root-disallowed": "needs_root_ca",       # the root is in Disallowed: left alone
+    # A host whose WSUS server offers the update, and one whose server does not (emulator.windows_update): this run
+    # takes the update from files (acs_readiness_hotfix_src, source=files), so both are fixed from the files.
+    "w2016-wu-offers": READY,
+    "w2019-wu-not-offered": READY,
     # Restart faults: the package rolled back at boot; the host back still pending; the host never back.
     "w2012r2-pending-package-fails": "needs_kb",
     "w2019-pending-still-pending": "reboot_pending",

@@ -5,7 +5,8 @@ Dispatch, as Windows would see it:
 * an -EncodedCommand value that is not base64 -> PowerShell's "not properly encoded" error (a line
   over cmd.exe's 8,191 characters never gets here: the server answers cmd.exe's refusal);
 * Ansible's module exec wrapper on stdin -> the module's answer from the model (win_ping, setup,
-  win_reg_stat, and win_shell for the few commands a hand-written readiness playbook runs),
+  win_reg_stat, win_shell for the few commands a hand-written readiness playbook runs, and win_updates,
+  emulator.windows_update),
   or Ansible's own "requires PowerShell v5.1" failure on older hosts, as its bootstrap prints;
 * a bootstrap that runs its stdin -> the bootstrap and that script, executed by the PowerShell
   interpreter (emulator.pwsh) against the model; emulator.probe_runner's independent reading of the probes
@@ -27,7 +28,7 @@ import threading
 import time
 import typing as t
 
-from emulator import probe_runner
+from emulator import probe_runner, windows_update
 from emulator.tasks import ShellTerminated
 from emulator.pwsh.dotnet import run_script
 from emulator.pwsh.runtime import ScriptError, UnsupportedConstruct, to_string
@@ -226,6 +227,10 @@ class EmulatedWindows:
             "module_setup": True,
         }
         return {"changed": False, "ansible_facts": facts}
+
+    def _module_win_updates(self, args: dict[str, t.Any], check_mode: bool) -> dict[str, t.Any]:
+        """ansible.windows.win_updates: the Windows Update Agent of the model (emulator.windows_update)."""
+        return windows_update.module(self.model, args, check_mode)
 
     # ---- what a hand-written ansible.windows readiness playbook asks (tests/benchmarks) ---------
     def _module_win_reg_stat(self, args: dict[str, t.Any], check_mode: bool) -> dict[str, t.Any]:

@@ -305,6 +305,12 @@ def add_package(host: WindowsHost, path: str) -> NativeResult:
         manifest = None
     if manifest is None:
         return _failure(CBS_E_INVALID_PACKAGE)
+    return apply_package(host, manifest)
+
+
+def apply_package(host: WindowsHost, manifest: Manifest) -> NativeResult:
+    """A package whose manifest was read, added to the model as CBS adds it, whoever asked (DISM, pkgmgr, or the
+    Windows Update Agent, emulator.windows_update): its exit code as DISM would return it."""
     arch = "amd64" if host.architecture == "AMD64" else "x86"
     if manifest.applies_to != (host.major, host.minor, servicing_build(host.build)) or manifest.applies_architecture != arch \
             or manifest.architecture != arch:

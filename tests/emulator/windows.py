@@ -310,6 +310,10 @@ class WindowsHost:
     # Set by a fault of the model (servicing: connection_drops_during_install): the command that set it has run, its
     # answer is lost (emulator.host passes it on to the WinRM service).
     connection_drop_pending: bool = False
+    # Windows Update (emulator.windows_update): the fixture's windows_update: key, and the update tasks
+    # ansible.windows.win_updates started, by their pipe name, with the progress records not yet read.
+    windows_update: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    update_tasks: dict[str, list[dict[str, t.Any]]] = dataclasses.field(default_factory=dict)
 
     @property
     def wow64(self) -> bool:
@@ -557,6 +561,7 @@ def build_host(name: str, fixture: dict[str, t.Any], templates: dict[str, dict[s
         display_language=str(fixture.get("display_language", "en-US")),
         administrator=bool(fixture.get("administrator", True)),
         servicing=dict(fixture.get("servicing") or {}),
+        windows_update=dict(fixture.get("windows_update") or {}),
     )
     if host.culture not in CULTURE_DATE_ORDER:
         raise ValueError(f"{name}: culture {host.culture!r} is not modelled; choose from {sorted(CULTURE_DATE_ORDER)}")

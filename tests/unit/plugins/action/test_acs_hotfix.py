@@ -160,3 +160,73 @@ def test_state_absent_leaves_a_rollup_of_another_kb_alone():
     assert missing["changed"] is False and "no rollup package whose manifest names it" in missing["msg"]
     state = connection.model.registry.open(f"{acs_hotfix.CBS}\\Packages\\{ROLLUP_7601}").get("CurrentState")
     assert state == 112
+
+
+# ---------------------------------------------------------------------------------------------- source=windows_update
+VERDICT_2016 = evaluate({"os_version": "10.0.14393.4651", "architecture": "AMD64", "root_ca_present": True})
+FACTS_51 = {"acs": {"os": {"powershell_version": "5.1.14393.4583"}}}
+
+
+def run_wu_action(args, facts, win_updates, check_mode=False):
+    """acs_hotfix with source=windows_update; ``win_updates`` stands for what the action loader finds (None: the
+    ansible.windows collection is not installed)."""
+    task = MagicMock()
+    task.args = {"source": "windows_update", **args}
+    task.async_val = 0
+    task.check_mode = check_mode
+    connection = EmulatedConnection("w2016-wfbs-old")
+    action = acs_hotfix.ActionModule(task, connection, PlayContext(), loader=MagicMock(), templar=None,
+                                     shared_loader_obj=None)
+    loader = MagicMock()
+    loader.action_loader.get.return_value = win_updates
+    action._shared_loader_obj = loader  # pylint: disable=protected-access
+    return action.run(task_vars={"inventory_hostname": "w2016-wfbs-old", "ansible_facts": facts}), loader, connection
+
+
+def test_windows_update_without_ansible_windows_is_refused_before_the_host_is_contacted():
+    result, loader, connection = run_wu_action({"verdict": VERDICT_2016}, FACTS_51, None)
+    assert result["failed"] is True and "needs the ansible.windows collection" in result["msg"]
+    assert loader.action_loader.get.call_args.args == ("ansible.windows.win_updates",)
+    assert connection.commands == 0
+
+
+def test_windows_update_on_powershell_4_is_refused_before_win_updates_is_loaded():
+    result, loader, connection = run_wu_action({"verdict": VERDICT_2016}, {"acs": {"os": {"powershell_version": "4.0"}}},
+                                               MagicMock())
+    assert result["failed"] is True and "this host has PowerShell 4.0" in result["msg"]
+    assert not loader.action_loader.get.called and connection.commands == 0
+
+
+def test_windows_update_gives_win_updates_the_planned_kbs_and_maps_its_result():
+    win_updates = MagicMock()
+    win_updates.run.return_value = {
+        "changed": True, "reboot_required": True, "found_update_count": 1, "installed_update_count": 1,
+        "updates": {"a": {"id": "a", "title": "2021-10 Cumulative Update (KB5006669)", "kb": ["5006669"],
+                          "installed": True, "downloaded": True}}, "filtered_updates": {}}
+    result, loader, connection = run_wu_action({"verdict": VERDICT_2016}, FACTS_51, win_updates)
+    given = loader.action_loader.get.call_args.kwargs["task"].args
+    assert given["accept_list"][0] == "^KB5006669$" and given["reboot"] is False
+    assert given["server_selection"] == "default"
+    assert result["installed"] == ["KB5006669"] and result["reboot_required"] is True and result["changed"] is True
+    # The Application log entry, as the files path writes one for each change.
+    assert any(event["source"] == "codesign.windows" and event["id"] == 100 and "KB5006669" in event["message"]
+               for event in connection.model.events), connection.model.events
+
+
+def test_windows_update_in_check_mode_does_not_run_win_updates():
+    win_updates = MagicMock()
+    result, _loader, connection = run_wu_action({"verdict": VERDICT_2016}, FACTS_51, win_updates, check_mode=True)
+    assert result["changed"] is True and result["planned"] == ["KB5006669"] and "check mode" in result["msg"]
+    assert not win_updates.run.called and connection.commands == 0
+
+
+def test_files_options_with_windows_update_are_refused(updates):
+    result, _loader, _connection = run_wu_action({"verdict": VERDICT_2016, "src": str(updates)}, FACTS_51, MagicMock())
+    assert result["failed"] is True and "src, files and remote_src are for source=files" in result["msg"]
+
+
+def test_windows_update_losing_the_connection_marks_the_host_unreachable():
+    win_updates = MagicMock()
+    win_updates.run.return_value = {"unreachable": True, "msg": "winrm connection error", "updates": {}}
+    with pytest.raises(AnsibleConnectionFailure, match="lost while Windows Update installed KB5006669"):
+        run_wu_action({"verdict": VERDICT_2016}, FACTS_51, win_updates)
