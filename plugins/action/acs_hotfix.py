@@ -241,8 +241,12 @@ class ActionModule(ActionBase):
                 self._clean(copied, [*directories, REMOTE_WORK_DIR], result)
         how = " (DISM ran as a scheduled task as SYSTEM: the shell's memory quota is too small)" \
             if host["via_task"] else ""
+        superseded = result.get("superseded")
+        later = (f"; {', '.join(superseded)} not needed: Windows calls it not applicable, a later servicing stack "
+                 "update is installed" if superseded else "")
         result.update(changed=True, installed=installed, reboot_required=restart,
-                      msg=f"{decision.message}: done{how}" + ("; a restart finishes the installation" if restart else ""))
+                      msg=f"{decision.message}: done{how}{later}" +
+                      ("; a restart finishes the installation" if restart else ""))
         return result
 
     def _add(self, cabs: list[str], host, kb: str, timeout: int) -> list[dict]:

@@ -28,7 +28,7 @@ description:
     prerequisite ("or any later servicing stack update") takes a later servicing stack update mapped to its
     KB in O(files). A file that is not supplied is named, with where to fetch it, and nothing is installed.
     When DISM answers "not applicable" (0x800f081e) for such a prerequisite, a later one is installed (Windows
-    says so for a superseded update, Microsoft KB3057448): it is listed in RV(superseded) and the update that
+    says so for a superseded update, Microsoft KB3057448); it is listed in RV(superseded) and the update that
     needs it is installed next (DISM refuses that one with 0x800f0823 if the servicing stack is in fact too old).
     Windows 10 1607 / Server 2016 needs a servicing stack update before its cumulative update.
   - Updates published only for Extended Security Updates (Windows 7, Server 2008 and 2008 R2) are refused

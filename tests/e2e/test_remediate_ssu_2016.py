@@ -123,6 +123,8 @@ def test_an_unlisted_later_servicing_stack_makes_windows_call_the_named_one_not_
     result = hotfix_result(run, name)
     assert result["planned"] == [SSU, CU], result
     assert result["superseded"] == [SSU] and result["installed"] == [CU], result
+    assert (f"{SSU} not needed: Windows calls it not applicable, a later servicing stack update is installed"
+            in result["msg"]), result
     model = backend(fleet, name).model
     assert SSU not in qfe(model) and servicing_events(model) == [CU]
     assert hosts[name]["status"] == "ready"
