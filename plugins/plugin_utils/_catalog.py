@@ -471,7 +471,7 @@ DEFAULT_CATALOG = Catalog(rows=ROWS)
 # ---------------------------------------------------------------------------------------------
 # User overrides
 # ---------------------------------------------------------------------------------------------
-_OVERRIDE_KEYS = ("later_rollups", "later_updates", "rows")
+_OVERRIDE_KEYS = ("later_rollups", "later_updates", "later_prerequisites", "rows")
 _ROW_FIELDS = {
     "name": str, "kb": "kb", "kb_released": str, "min_ubr": int, "monthly_rollup": "kb", "security_only": "kb",
     "rollups_released": str, "fixed_build": str, "end_of_support": str, "source": str, "kind": "kind",
@@ -523,6 +523,30 @@ def _row_value(name: str, value: t.Any, where: str) -> t.Any:
     return value
 
 
+def _later_prerequisites(rows: dict[str, OsRow], section: t.Any, applied: list[str]) -> None:
+    """``later_prerequisites: {KB5005698: [KB...]}``: later updates of an "or later" prerequisite's kind (servicing
+    stack updates published after this catalog), for every row that names it."""
+    if not isinstance(section, t.Mapping):
+        raise CatalogError("later_prerequisites must map an \"or later\" prerequisite's KB (such as KB5005698) to "
+                           "a list of later KB ids")
+    or_later = sorted({p.kb for row in rows.values() for p in row.prerequisites if p.or_later})
+    for key, kbs in section.items():
+        kb = normalize_kb(key)
+        if kb not in or_later:
+            raise CatalogError(f"later_prerequisites.{key}: not an \"or later\" prerequisite of any catalog row; "
+                               f"those are {', '.join(or_later)}")
+        extra = _kb_list(kbs, f"later_prerequisites.{kb}")
+        for later in extra:
+            if int(later[2:]) <= int(kb[2:]):
+                raise CatalogError(f"later_prerequisites.{kb}: {later} is not later than {kb}")
+        for row_id, row in rows.items():
+            if any(p.kb == kb and p.or_later for p in row.prerequisites):
+                rows[row_id] = replace(row, prerequisites=tuple(
+                    replace(p, later=p.later + tuple(x for x in extra if x not in p.later)) if p.kb == kb else p
+                    for p in row.prerequisites))
+        applied.append(f"later_prerequisites.{kb}: +{len(extra)}")
+
+
 def _apply_overrides(base: Catalog, overrides: t.Mapping[str, t.Any]) -> Catalog:
     if not isinstance(overrides, t.Mapping):
         raise CatalogError(f"the catalog override must be a mapping with keys {', '.join(_OVERRIDE_KEYS)}, "
@@ -556,6 +580,8 @@ def _apply_overrides(base: Catalog, overrides: t.Mapping[str, t.Any]) -> Catalog
             merged = current + tuple(kb for kb in extra if kb not in current)
             rows[row_id] = replace(row, **{key: merged})
             applied.append(f"{key}.{row_id}: +{len(merged) - len(current)}")
+
+    _later_prerequisites(rows, overrides.get("later_prerequisites") or {}, applied)
 
     row_section = overrides.get("rows") or {}
     if not isinstance(row_section, t.Mapping):
@@ -611,6 +637,8 @@ def load_catalog(overrides: t.Any = None) -> Catalog:
           win81_2012r2: [KB5071234]
         later_updates:              # Windows 10.x: later cumulative updates, e.g. to spot a pending reboot
           ws2019: [KB5034768]
+        later_prerequisites:        # later servicing stack updates for an "or later" prerequisite
+          KB5005698: [KB5099998]
         rows:                       # change a row's facts; a source is required
           win10_21h2: {min_ubr: 1586, source: "my change board, 2026-01"}
     """
