@@ -47,6 +47,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._hotfix import (
     preflight,
     preflight_problem,
     render_operation,
+    superseded_prerequisite,
     task_command,
     task_last_result,
     update_file,
@@ -290,6 +291,10 @@ class ActionModule(ActionBase):
                 outcome = self._add(cabs, host, step.kb, args["task_timeout"])
                 failed = [package for package in outcome if package["exit_code"] not in (0, RESTART_REQUIRED)]
                 restart = restart or any(package["exit_code"] == RESTART_REQUIRED for package in outcome)
+                if superseded_prerequisite(step, failed):
+                    # "Not applicable": a later servicing stack is installed; the update that needs it tells.
+                    result.setdefault("superseded", []).append(step.kb)
+                    continue
                 if failed or len(outcome) != len(cabs):
                     bad = failed[0] if failed else {"cab": "?", "exit_code": None, "result": "the host did not "
                                                     "report every package"}
@@ -310,8 +315,12 @@ class ActionModule(ActionBase):
                 self._clean(copied, [*directories, REMOTE_WORK_DIR], result)
         how = " (DISM ran as a scheduled task as SYSTEM: the shell's memory quota is too small)" \
             if host["via_task"] else ""
+        superseded = result.get("superseded")
+        later = (f"; {', '.join(superseded)} not needed: Windows calls it not applicable, a later servicing stack "
+                 "update is installed" if superseded else "")
         result.update(changed=True, installed=installed, reboot_required=restart,
-                      msg=f"{decision.message}: done{how}" + ("; a restart finishes the installation" if restart else ""))
+                      msg=f"{decision.message}: done{how}{later}" +
+                      ("; a restart finishes the installation" if restart else ""))
         return result
 
     def _add(self, cabs: list[str], host, kb: str, timeout: int) -> list[dict]:

@@ -27,6 +27,10 @@ description:
   - The verdict's missing prerequisites are installed first, in the catalog's order. A servicing stack
     prerequisite ("or any later servicing stack update") takes a later servicing stack update mapped to its
     KB in O(files). A file that is not supplied is named, with where to fetch it, and nothing is installed.
+    When DISM answers "not applicable" (0x800f081e) for such a prerequisite, a later one is installed (Windows
+    says so for a superseded update, Microsoft KB3057448); it is listed in RV(superseded) and the update that
+    needs it is installed next (DISM refuses that one with 0x800f0823 if the servicing stack is in fact too old).
+    Windows 10 1607 / Server 2016 needs a servicing stack update before its cumulative update.
   - Updates published only for Extended Security Updates (Windows 7, Server 2008 and 2008 R2) are refused
     unless the host is known to be licensed (the verdict's C(esu), from C(acs_esu) set to true in the inventory or
     the gathered licence, or O(esu)).
@@ -228,6 +232,13 @@ installed:
   type: list
   elements: str
   sample: [KB5022899]
+superseded:
+  description: The "or later" prerequisites (servicing stack updates) that DISM called not applicable because a
+    later one is installed; they were not installed and need not be.
+  returned: when DISM called such a prerequisite not applicable
+  type: list
+  elements: str
+  sample: [KB5005698]
 reboot_required:
   description: A restart finishes the installation (DISM exit code 3010, or the verdict's V(reboot_pending)).
   returned: when known

@@ -60,6 +60,7 @@ class Prerequisite:
     note: str = ""
     builds: tuple[int, ...] = ()              # needed only on these builds (a missing service pack); () = all
     or_later: bool = False                    # a later update of the same kind (KB number) satisfies it
+    later: tuple[str, ...] = ()               # or_later: the later updates of its kind known by KB (sourced in note)
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,8 @@ class OsRow:
         data["later_rollups"] = list(self.later_rollups)
         data["later_updates"] = list(self.later_updates)
         data["notes"] = list(self.notes)
-        data["prerequisites"] = [{"kb": p.kb, "title": p.title, "note": p.note, "builds": list(p.builds)}
-                                 for p in self.prerequisites]
+        data["prerequisites"] = [{"kb": p.kb, "title": p.title, "note": p.note, "builds": list(p.builds),
+                                  "or_later": p.or_later, "later": list(p.later)} for p in self.prerequisites]
         data["family"] = self.family
         data["required_kb"] = self.required_kbs()
         return data
@@ -144,6 +145,21 @@ SSU_60 = Prerequisite("KB4493730", "Servicing stack update (April 2019)", "or an
 ESU_PREP_61 = Prerequisite("KB4538483", "Extended Security Updates licensing preparation package")
 APRIL_2014 = Prerequisite("KB2919355", "Windows 8.1 / Server 2012 R2 April 2014 update",
                           "every later update requires it")
+# Windows 10 1607 / Server 2016 never had the servicing stack combined into its cumulative updates (later releases
+# do): each cumulative update needs a servicing stack update first, or DISM refuses it with 0x800f0823
+# (CBS_E_NEW_SERVICING_STACK_REQUIRED). A servicing stack update's QFE row and CBS package carry its own KB, but a KB
+# number alone does not say "servicing stack": the later ones are listed by KB.
+SSU_1607_SOURCE = ("KB5005698 for KB5006669: Microsoft's psSDP diagnostics (TSS, DC_HotfixRollups.ps1) check build "
+                   "14393 for \"KB5005698: Servicing stack update for Windows 10, version 1607: September 14, 2021\"; "
+                   "Microsoft's Azure Stack Hub App Service release notes install \"2021-09 Servicing Stack Update for "
+                   "Windows Server 2016 (KB5005698)\" with the 2021-11 cumulative update KB5007192; the KB5006669 "
+                   "page's own prerequisite text is to verify. Later servicing stack updates for 1607 / Server 2016 "
+                   "by Microsoft Update Catalog title (\"2022-03 Servicing Stack Update for Windows Server 2016 ...\" "
+                   "to \"2023-03 ...\", as public deployment scripts quote them, the list as of 2023-09; to verify "
+                   "against the Microsoft Update Catalog)")
+SSU_1607 = Prerequisite("KB5005698", "Servicing stack update for Windows 10 1607 / Server 2016 (September 2021)",
+                        "or any later servicing stack update for 1607 / Server 2016; " + SSU_1607_SOURCE,
+                        or_later=True, later=_kbs("5011570 5014026 5016058 5017095 5017396 5023788"))
 # Service packs: only hosts still at the build before the pack need them (7600 is 7 / 2008 R2 RTM, 6001 is 2008 SP1).
 SP1_61 = Prerequisite("KB976932", "Windows 7 / Server 2008 R2 Service Pack 1", "the October 2021 updates need SP1",
                       builds=(7600,))
@@ -178,7 +194,7 @@ ROWS: tuple[OsRow, ...] = (
     OsRow("ws2016", "Windows 10 1607 / Windows Server 2016", UBR, 10, 0, (14393,),
           SEEDS + ' (Server 2016; the Chinese bulletin adds Windows 10 1607, same build); minimum UBR from the KB '
           'URL "kb5006669-os-build-14393-4704"',
-          kb="KB5006669", kb_released="2021-10-12", min_ubr=4704),
+          kb="KB5006669", kb_released="2021-10-12", min_ubr=4704, prerequisites=(SSU_1607,)),
     OsRow("win10_1507", "Windows 10 1507 (LTSB 2015)", UBR, 10, 0, (10240,),
           SEEDS + "; minimum UBR 19086 is the CVE-2021-40449 fixed build for 10240 (October 2021)",
           kb="KB5006675", kb_released="2021-10-12", min_ubr=19086),
@@ -455,7 +471,7 @@ DEFAULT_CATALOG = Catalog(rows=ROWS)
 # ---------------------------------------------------------------------------------------------
 # User overrides
 # ---------------------------------------------------------------------------------------------
-_OVERRIDE_KEYS = ("later_rollups", "later_updates", "rows")
+_OVERRIDE_KEYS = ("later_rollups", "later_updates", "later_prerequisites", "rows")
 _ROW_FIELDS = {
     "name": str, "kb": "kb", "kb_released": str, "min_ubr": int, "monthly_rollup": "kb", "security_only": "kb",
     "rollups_released": str, "fixed_build": str, "end_of_support": str, "source": str, "kind": "kind",
@@ -507,6 +523,30 @@ def _row_value(name: str, value: t.Any, where: str) -> t.Any:
     return value
 
 
+def _later_prerequisites(rows: dict[str, OsRow], section: t.Any, applied: list[str]) -> None:
+    """``later_prerequisites: {KB5005698: [KB...]}``: later updates of an "or later" prerequisite's kind (servicing
+    stack updates published after this catalog), for every row that names it."""
+    if not isinstance(section, t.Mapping):
+        raise CatalogError("later_prerequisites must map an \"or later\" prerequisite's KB (such as KB5005698) to "
+                           "a list of later KB ids")
+    or_later = sorted({p.kb for row in rows.values() for p in row.prerequisites if p.or_later})
+    for key, kbs in section.items():
+        kb = normalize_kb(key)
+        if kb not in or_later:
+            raise CatalogError(f"later_prerequisites.{key}: not an \"or later\" prerequisite of any catalog row; "
+                               f"those are {', '.join(or_later)}")
+        extra = _kb_list(kbs, f"later_prerequisites.{kb}")
+        for later in extra:
+            if int(later[2:]) <= int(kb[2:]):
+                raise CatalogError(f"later_prerequisites.{kb}: {later} is not later than {kb}")
+        for row_id, row in rows.items():
+            if any(p.kb == kb and p.or_later for p in row.prerequisites):
+                rows[row_id] = replace(row, prerequisites=tuple(
+                    replace(p, later=p.later + tuple(x for x in extra if x not in p.later)) if p.kb == kb else p
+                    for p in row.prerequisites))
+        applied.append(f"later_prerequisites.{kb}: +{len(extra)}")
+
+
 def _apply_overrides(base: Catalog, overrides: t.Mapping[str, t.Any]) -> Catalog:
     if not isinstance(overrides, t.Mapping):
         raise CatalogError(f"the catalog override must be a mapping with keys {', '.join(_OVERRIDE_KEYS)}, "
@@ -540,6 +580,8 @@ def _apply_overrides(base: Catalog, overrides: t.Mapping[str, t.Any]) -> Catalog
             merged = current + tuple(kb for kb in extra if kb not in current)
             rows[row_id] = replace(row, **{key: merged})
             applied.append(f"{key}.{row_id}: +{len(merged) - len(current)}")
+
+    _later_prerequisites(rows, overrides.get("later_prerequisites") or {}, applied)
 
     row_section = overrides.get("rows") or {}
     if not isinstance(row_section, t.Mapping):
@@ -595,6 +637,8 @@ def load_catalog(overrides: t.Any = None) -> Catalog:
           win81_2012r2: [KB5071234]
         later_updates:              # Windows 10.x: later cumulative updates, e.g. to spot a pending reboot
           ws2019: [KB5034768]
+        later_prerequisites:        # later servicing stack updates for an "or later" prerequisite
+          KB5005698: [KB5099998]
         rows:                       # change a row's facts; a source is required
           win10_21h2: {min_ubr: 1586, source: "my change board, 2026-01"}
     """

@@ -103,6 +103,7 @@ CODES: dict[int, tuple[str, str]] = {
 }
 # Codes after which the same update may install once the host has restarted.
 RETRY_AFTER_RESTART = frozenset((0x800F0806,))
+NOT_APPLICABLE = 0x800F081E
 
 
 class HotfixError(ValueError):
@@ -285,6 +286,7 @@ class Step:
     title: str
     file: UpdateFile | None
     stands_for: str | None = None  # the KB this later update stands in for
+    or_later: bool = False         # a prerequisite that a later update of its kind satisfies (a servicing stack)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -418,7 +420,7 @@ def plan(verdict: t.Any, catalog: Catalog, files: t.Sequence[UpdateFile], rollup
             later = " or any later one" if prerequisite.or_later else ""
             fetch.append(f"{prerequisite.kb}{later} ({prerequisite.title}, {architecture})")
         steps.append(Step(item.kb if item and stands_for else prerequisite.kb, "prerequisite", prerequisite.title,
-                          item, stands_for))
+                          item, stands_for, prerequisite.or_later))
     update = _pick(wanted, files, row, architecture)
     kind = {UBR: "cumulative update", ROLLUP: "monthly rollup" if rollup == "monthly" else "security-only update"}
     if update is None:
@@ -432,6 +434,19 @@ def plan(verdict: t.Any, catalog: Catalog, files: t.Sequence[UpdateFile], rollup
                     "src or files; nothing was installed", tuple(steps), wanted[0], tuple(fetch))
     names = ", ".join(f"{step.kb}" + (f" (for {step.stands_for})" if step.stands_for else "") for step in steps)
     return Plan("install", f"installs {names}", tuple(steps), wanted[0])
+
+
+def superseded_prerequisite(step: Step, failed: t.Sequence[t.Mapping[str, t.Any]]) -> bool:
+    """Whether DISM's refusal of a step means "a later update of its kind is already installed".
+
+    Windows answers "not applicable" (0x800f081e) for an update that a newer one on the host supersedes
+    (Microsoft KB3057448, "The update is not applicable to your computer", cause 1). For an "or later"
+    prerequisite (a servicing stack update) that is success; the same code's other causes (wrong Windows or
+    architecture: the file was picked for both; a missing prerequisite) show at the update that needs it, which
+    DISM then refuses with 0x800f0823 (a newer servicing stack required): nothing is called installed on this
+    answer alone."""
+    return (step.role == "prerequisite" and step.or_later and bool(failed)
+            and all(normalize_code(package.get("exit_code")) == NOT_APPLICABLE for package in failed))
 
 
 # ---------------------------------------------------------------------------------------------

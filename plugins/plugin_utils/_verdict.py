@@ -28,6 +28,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
     UBR,
     Catalog,
     OsRow,
+    Prerequisite,
     normalize_kb,
 )
 from ansible_collections.codesign.windows.plugins.plugin_utils._winver import (
@@ -404,7 +405,14 @@ def _status(row: OsRow, os: WindowsVersion, evidence: t.Mapping[str, t.Any], hot
 
     prerequisites = row.prerequisites_for(os.build)
     verdict["prerequisites"] = [p.kb for p in prerequisites]
-    verdict["missing_prerequisites"] = [p.kb for p in prerequisites if hotfixes is None or p.kb not in hotfixes]
+    verdict["missing_prerequisites"] = []
+    for prerequisite in prerequisites:
+        found = _prerequisite_found(prerequisite, hotfixes)
+        if found is None:
+            verdict["missing_prerequisites"].append(prerequisite.kb)
+        elif found != prerequisite.kb:
+            reasons.append(f"The prerequisite {prerequisite.kb} ({prerequisite.title}) is satisfied by the later "
+                           f"{found}")
     verdict["kb_details"] = kb_details(row, os, architecture)
     options = " or ".join(f"{kb} ({'monthly rollup' if kb == row.monthly_rollup else 'security-only update'})"
                           if row.kind == ROLLUP else kb for kb in needs)
@@ -432,6 +440,19 @@ def _status(row: OsRow, os: WindowsVersion, evidence: t.Mapping[str, t.Any], hot
         prerequisite_text = f" after its prerequisites ({', '.join(verdict['missing_prerequisites'])})"
     actions.insert(0, f"Install {options}{prerequisite_text}, restart, and assess again")
     return "needs_kb_and_root_ca" if root_needed else "needs_kb"
+
+
+def _prerequisite_found(prerequisite: Prerequisite, hotfixes: set[str] | None) -> str | None:
+    """The installed KB that satisfies a prerequisite: its own, or for an "or later" one the newest later update of
+    its kind the catalog knows; None when the hotfix list shows neither (or there is no list)."""
+    if hotfixes is None:
+        return None
+    if prerequisite.kb in hotfixes:
+        return prerequisite.kb
+    if prerequisite.or_later:
+        # The catalog lists the later ones oldest first: name the newest installed.
+        return next((kb for kb in reversed(prerequisite.later) if kb in hotfixes), None)
+    return None
 
 
 def required_kb(os: WindowsVersion, rollup: str = "monthly", policy_21h2: str = "strict") -> str:

@@ -40,7 +40,7 @@ def test_verdict_matches_fixture(gathered, fleet_models, name):
     assert facts["result"]["changed"] is False
     verdict = gathered.last(name, "ansible.builtin.set_fact")["result"]["ansible_facts"]["acs_test_verdict"]
     assert verdict["status"] == expect["status"], verdict["reasons"]
-    for key in ("satisfied_by", "required_kb"):
+    for key in ("satisfied_by", "required_kb", "missing_prerequisites"):
         if key in expect:
             assert verdict[key] == expect[key]
     if "os_name" in expect:

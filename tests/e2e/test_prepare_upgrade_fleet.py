@@ -43,6 +43,10 @@ END_STATE = {
         "w2016-wfbs-old", "w2019-2209", "w2022-old", "win10-1507-old", "win10-1909-old", "win10-20h2-1265",
         "win10-21h2-1288")},
     "w2012r2-airgap-both": READY,                   # the root and the monthly rollup, one restart
+    # Server 2016: the servicing stack update, then the cumulative update DISM refuses without it (0x800f0823).
+    "w2016-ssu-needed": READY,
+    "w2016-ssu-later": READY,                       # a later servicing stack: the cumulative update alone
+    "w2016-ssu-unlisted": READY,                    # KB5005698 superseded (0x800f081e), then the cumulative update
     # An update waiting for a restart: restarted, servicing finished.
     **{name: READY for name in (
         "w2008r2-pending", "w2012r2-pending", "w2012r2-reboot-in-progress", "w2019-pending")},

@@ -44,7 +44,13 @@ The fixture's servicing: key (every entry optional; without it a host behaves as
   free_disk_mb: 20480            what DriveInfo says is free on C: before anything is written
   install_mb: 500                what one package takes from the disk while it installs
   max_memory_per_shell_mb: ...   MaxMemoryPerShellMB as winrm.cmd prints it (default by WinRM version above)
-  stack_required: {KB: SSU-KB}   the update needs that servicing stack update installed first (0x800f0823)
+  stack_required: {KB: SSU-KB}   the update needs that servicing stack update installed first (0x800f0823); a list
+                                 names the servicing stack updates of which any one will do (a later one has the
+                                 newer stack: Windows 10 1607 / Server 2016 need one before each cumulative update)
+  superseded_by: {KB: [KB, ...]} the update is superseded by those: while one of them is installed, DISM answers
+                                 0x800f081e (not applicable). Microsoft KB3057448 ("The update is not applicable to
+                                 your computer", cause 1: the update is superseded, a newer version of its payload is
+                                 on the system); default: nothing is superseded
   install_fails: {KB: "0x800f0922"}  the package's installers fail with this code
   dism_memory_mb: N              what DISM / pkgmgr needs to add a package; above the shell's MaxMemoryPerShellMB
                                  WinRM terminates the shell (emulator.tasks; default: fits in any quota)
@@ -315,8 +321,12 @@ def apply_package(host: WindowsHost, manifest: Manifest) -> NativeResult:
     if manifest.applies_to != (host.major, host.minor, servicing_build(host.build)) or manifest.applies_architecture != arch \
             or manifest.architecture != arch:
         return _failure(CBS_E_NOT_APPLICABLE)
+    superseded_by = (host.servicing.get("superseded_by") or {}).get(manifest.kb) or ()
+    if any(_installed(host, str(kb).upper()) for kb in superseded_by):
+        return _failure(CBS_E_NOT_APPLICABLE)
     stack = (host.servicing.get("stack_required") or {}).get(manifest.kb)
-    if stack and not _installed(host, str(stack).upper()):
+    stacks = [stack] if isinstance(stack, str) else list(stack or ())
+    if stacks and not any(_installed(host, str(kb).upper()) for kb in stacks):
         return _failure(CBS_E_NEW_SERVICING_STACK_REQUIRED)
     if manifest.kb in [str(kb).upper() for kb in host.servicing.get("pending_blocks") or ()] and _any_pending(host):
         return _failure(CBS_E_PENDING)

@@ -30,6 +30,8 @@ class Expected:
     later_rollups: tuple[str, ...] = ()
     prerequisites: tuple[str, ...] = ()             # needed on every build of the row
     service_pack: tuple[str, int] | None = None     # (KB, the only build that needs it)
+    or_later: tuple[str, ...] = ()                  # prerequisites that a later update of their kind satisfies
+    later_prerequisites: tuple[str, ...] = ()       # the later updates known to satisfy them (servicing stacks)
     esu_only: bool = False
     installation_type: str = "Server"  # what a test host of this row reports (decides 6.2 and 6.0)
     extra: dict = field(default_factory=dict)
@@ -65,7 +67,12 @@ EXPECTED: tuple[Expected, ...] = (
     Expected("win10_1909", "ubr", "10.0", (18363,), f"{FACTS} line 42", kb="KB5005624", min_ubr=1830,
              installation_type="Client"),
     Expected("ws2019", "ubr", "10.0", (17763,), f"{FACTS} line 43", kb="KB5005625", min_ubr=2210),
-    Expected("ws2016", "ubr", "10.0", (14393,), f"{FACTS} line 44", kb="KB5006669", min_ubr=4704),
+    Expected("ws2016", "ubr", "10.0", (14393,), f"{FACTS} line 44; the servicing stack update from Microsoft's psSDP "
+             "DC_HotfixRollups.ps1 (\"KB5005698: Servicing stack update for Windows 10, version 1607: September 14, "
+             "2021\") and the Azure Stack Hub App Service release notes; the later ones from Microsoft Update Catalog "
+             "titles 2022-03 to 2023-03 \"Servicing Stack Update for Windows Server 2016\"",
+             kb="KB5006669", min_ubr=4704, prerequisites=("KB5005698",), or_later=("KB5005698",),
+             later_prerequisites=kbs("5011570, 5014026, 5016058, 5017095, 5017396, 5023788")),
     Expected("win10_1507", "ubr", "10.0", (10240,), f"{FACTS} line 45", kb="KB5006675", min_ubr=19086,
              installation_type="Client"),
     Expected("win10_no_path", "no_path", "10.0", (10586, 15063, 16299, 17134, 18362), f"{FACTS} line 53",
@@ -94,6 +101,7 @@ EXPECTED: tuple[Expected, ...] = (
              "source column (the fixed build is an SP2 build)",
              monthly="KB5006736", security_only="KB5006715", fixed_build="6.0.6003.21251",
              prerequisites=("KB4474419", "KB4493730"), service_pack=("KB948465", 6001), esu_only=True,
+             or_later=("KB4493730",),
              later_rollups=kbs("5007263, 5008274, 5009627, 5010384, 5011534, 5012658, 5014010, 5014752, 5015866, "
                                "5016669, 5017358, 5018450, 5020019, 5021289, 5022340, 5022890, 5023755, 5025271, "
                                "5026408, 5027279, 5028222, 5029318, 5030271, 5031416, 5032254, 5033422, 5034173")),
@@ -103,6 +111,7 @@ EXPECTED: tuple[Expected, ...] = (
              "docs/catalog.md source column",
              monthly="KB5006743", security_only="KB5006728", fixed_build="6.1.7601.25740",
              prerequisites=("KB4474419", "KB4490628", "KB4538483"), service_pack=("KB976932", 7600), esu_only=True,
+             or_later=("KB4490628",),
              later_rollups=kbs("5007236, 5008244, 5009610, 5010404, 5011552, 5012626, 5014012, 5014748, 5015861, "
                                "5016676, 5017361, 5018454, 5020000, 5021291, 5022338, 5022872, 5023769, 5025279, "
                                "5026413, 5027275, 5028240, 5029296, 5030265, 5031408, 5032252, 5033433, 5034169")),

@@ -227,3 +227,16 @@ def test_cbs_keeps_the_manifest_of_each_package_it_adds_naming_its_kb():
                              "Package_for_RollupFix~31bf3856ad364e35~amd64~~9600.20144.1.5.mum')")[0]
     assert 'identifier="KB5006714"' in text
     assert run_script(model, "[System.IO.File]::Exists('C:\\Windows\\servicing\\Packages\\nothing.mum')") == [False]
+
+
+def test_any_listed_servicing_stack_serves_the_update_and_a_superseded_one_is_not_applicable():
+    later = {"stack_required": {"KB5006669": ["KB5005698", "KB5017396"]}, "superseded_by": {"KB5005698": ["KB5017396"]}}
+    without = host("ws2016", ubr=4651, servicing=later)
+    put(without, r"C:\t\u.cab", cab.package_cab("KB5006669", "10.0.14393"))
+    assert dism(without, r"C:\t\u.cab")[0] == -2146498525      # 0x800f0823: no servicing stack update yet
+    model = host("ws2016", ubr=4651, updates=[{"kb": "KB5017396"}], servicing=later)
+    put(model, r"C:\t\s.cab", cab.package_cab("KB5005698", "10.0.14393", restart="never"))
+    put(model, r"C:\t\u.cab", cab.package_cab("KB5006669", "10.0.14393"))
+    assert dism(model, r"C:\t\s.cab")[0] == -2146498530          # 0x800f081e: superseded by KB5017396
+    assert not any(row["HotFixID"] == "KB5005698" for row in model.qfe)
+    assert dism(model, r"C:\t\u.cab")[0] == 3010                 # the later stack serves the cumulative update

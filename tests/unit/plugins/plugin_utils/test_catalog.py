@@ -16,6 +16,7 @@ from ansible_collections.codesign.windows.plugins.plugin_utils._catalog import (
     load_catalog,
     normalize_kb,
 )
+from ansible_collections.codesign.windows.plugins.plugin_utils._verdict import evaluate
 
 KB = re.compile(r"^KB\d{6,7}$")
 
@@ -79,6 +80,10 @@ def test_overrides_add_and_change():
     ({"later_rollups": {"ws2019": ["KB5034768"]}}, "use later_updates"),
     ({"later_updates": {"ws2012": ["KB5034768"]}}, "only Windows 10/Server 2016+ rows"),
     ({"later_rollups": ["KB1234567"]}, "must map a catalog row id"),
+    ({"later_prerequisites": ["KB5099998"]}, "must map an \"or later\" prerequisite's KB"),
+    ({"later_prerequisites": {"KB4474419": ["KB5099998"]}}, "not an \"or later\" prerequisite of any catalog row"),
+    ({"later_prerequisites": {"KB5005698": ["KB5000001"]}}, "KB5000001 is not later than KB5005698"),
+    ({"later_prerequisites": {"KB5005698": ["stack"]}}, "'stack' is not a KB id"),
     ({"rows": {"ws2019": {"min_ubr": 2300}}}, "must say where its numbers come from"),
     ({"rows": {"ws2019": {"min_ubr": "high", "source": "x"}}}, "must be an integer"),
     ({"rows": {"ws2019": {"builds": [1], "source": "x"}}}, "cannot override builds"),
@@ -130,3 +135,14 @@ def test_every_trend_product_names_its_primary_service_and_sources():
                                             ("14.0.0.1²", None), (None, None), ("9.6.2.7723", 7723)])
 def test_agent_build(version, build):
     assert agent_build(version) == build
+
+
+def test_later_servicing_stack_updates_are_added_to_the_prerequisite_and_count_in_the_verdict():
+    catalog = load_catalog({"later_prerequisites": {"5005698": ["KB5099998"]}})
+    stack = catalog.row("ws2016").prerequisites[0]
+    assert stack.kb == "KB5005698" and stack.later[-1] == "KB5099998"
+    assert "KB5099998" not in DEFAULT_CATALOG.row("ws2016").prerequisites[0].later
+    assert catalog.overrides_applied == ("later_prerequisites.KB5005698: +1",)
+    host = {"os_version": "10.0.14393.4651", "hotfixes": ["KB5099998"], "root_ca_present": True}
+    assert evaluate(host)["missing_prerequisites"] == ["KB5005698"]
+    assert evaluate(host, catalog=catalog)["missing_prerequisites"] == []

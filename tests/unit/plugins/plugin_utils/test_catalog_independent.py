@@ -41,6 +41,8 @@ def test_catalog_row_matches_the_facts(entry):
     assert row.esu_only is entry.esu_only, entry.cite
     every_build = [p.kb for p in row.prerequisites if not p.builds]
     assert sorted(every_build) == sorted(entry.prerequisites), entry.cite
+    assert sorted(p.kb for p in row.prerequisites if p.or_later) == sorted(entry.or_later), entry.cite
+    assert sorted(kb for p in row.prerequisites for kb in p.later) == sorted(entry.later_prerequisites), entry.cite
     service_packs = [(p.kb, p.builds) for p in row.prerequisites if p.builds]
     assert service_packs == ([(entry.service_pack[0], (entry.service_pack[1],))] if entry.service_pack else []), \
         entry.cite
@@ -162,3 +164,40 @@ def test_rows_without_a_minimum(entry):
 def test_every_row_with_a_minimum_is_covered():
     assert {entry.row for entry in WITH_MINIMUM} == {
         row.id for row in DEFAULT_CATALOG.rows if row.kind in ("ubr", "rollup")}
+
+
+# ---- "or later" prerequisites (servicing stack updates) --------------------------------------------
+def below_the_minimum(entry, hotfixes):
+    if entry.kind == "ubr":
+        return host(entry, os_version=os_version(entry, entry.builds[0], entry.min_ubr - 1), hotfixes=list(hotfixes))
+    return host(entry, os_version=os_version(entry, entry.fixed[0]), hotfixes=list(hotfixes))
+
+
+@pytest.mark.parametrize("entry", [e for e in WITH_MINIMUM if e.or_later], ids=ids)
+def test_an_or_later_prerequisite_is_missing_until_it_or_a_listed_later_one_is_installed(entry):
+    others = [kb for kb in entry.prerequisites if kb not in entry.or_later]
+    none = below_the_minimum(entry, others)
+    assert none["status"] == "needs_kb"
+    assert sorted(none["missing_prerequisites"]) == sorted(entry.or_later), entry.cite
+    assert all(kb in none["actions"][0] for kb in entry.or_later)
+    exact = below_the_minimum(entry, others + list(entry.or_later))
+    assert exact["missing_prerequisites"] == [] and not any("satisfied by the later" in r for r in exact["reasons"])
+    for later in entry.later_prerequisites:
+        verdict = below_the_minimum(entry, others + [later])
+        assert verdict["missing_prerequisites"] == [], (later, entry.cite)
+        assert any(f"is satisfied by the later {later}" in reason for reason in verdict["reasons"]), later
+    # A higher KB number that is not known as an update of the prerequisite's kind says nothing.
+    unknown = below_the_minimum(entry, others + ["KB5099999"])
+    assert sorted(unknown["missing_prerequisites"]) == sorted(entry.or_later)
+
+
+def test_server_2016_below_the_minimum_names_its_servicing_stack_first():
+    entry = BY_ROW["ws2016"]
+    verdict = host(entry, os_version="10.0.14393.4651", hotfixes=[])
+    assert verdict["prerequisites"] == ["KB5005698"] and verdict["missing_prerequisites"] == ["KB5005698"]
+    assert verdict["actions"][0].startswith("Install KB5006669 after its prerequisites (KB5005698)")
+    newest = host(entry, os_version="10.0.14393.4651", hotfixes=["KB5016058", "KB5023788", "KB5011570"])
+    assert newest["missing_prerequisites"] == []
+    assert any("satisfied by the later KB5023788" in reason for reason in newest["reasons"])
+    # A host at the minimum UBR is ready whatever its servicing stack: the prerequisite matters only to install.
+    assert host(entry, os_version="10.0.14393.4704", hotfixes=[])["status"] == "ready"

@@ -164,7 +164,7 @@ def test_the_file_must_fit_the_os_and_the_architecture():
 
 
 def test_a_10x_host_gets_the_newest_cumulative_update_supplied():
-    v = verdict("10.0.14393.4000")
+    v = verdict("10.0.14393.4000", ["KB5005698"])   # its servicing stack prerequisite is in place
     found = _hotfix.plan(v, DEFAULT_CATALOG, files("windows10.0-kb5006669-x64.msu"))
     assert [s.kb for s in found.steps] == ["KB5006669"] and found.steps[0].title == "cumulative update"
     catalog = load_catalog({"later_updates": {"ws2016": ["KB5034767"]}})
@@ -312,3 +312,40 @@ def test_the_last_result_is_read_by_column_not_by_translated_text(lines, expecte
     ('<assemblyIdentity identifier="KB1"/><package releaseType="Update">', None), (None, None), (5, None)])
 def test_the_kb_of_a_package_is_the_identifier_its_manifest_gives(text, expected):
     assert _hotfix.manifest_kb(text) == expected
+
+
+# ---------------------------------------------------------------------------------------------- Server 2016's stack
+SSU_1607_FILE = "windows10.0-kb5005698-x64_ff882b0a9dccc0c3f52673ba3ecf4a2a3b2386ca.msu"
+
+
+def test_server_2016_installs_its_servicing_stack_before_the_cumulative_update():
+    v = verdict("10.0.14393.4651", [])
+    found = _hotfix.plan(v, DEFAULT_CATALOG, files("windows10.0-kb5006669-x64.msu", SSU_1607_FILE))
+    assert found.action == "install"
+    assert [(s.kb, s.role) for s in found.steps] == [("KB5005698", "prerequisite"), ("KB5006669", "update")]
+    assert found.steps[0].or_later and not found.steps[1].or_later
+    missing = _hotfix.plan(v, DEFAULT_CATALOG, files("windows10.0-kb5006669-x64.msu"))
+    assert missing.action == "missing"
+    assert missing.fetch == ("KB5005698 or any later one (Servicing stack update for Windows 10 1607 / Server 2016 "
+                             "(September 2021), x64)",)
+
+
+def test_server_2016_with_a_later_servicing_stack_installs_only_the_cumulative_update():
+    v = verdict("10.0.14393.4651", ["KB5017396"])
+    found = _hotfix.plan(v, DEFAULT_CATALOG, files("windows10.0-kb5006669-x64.msu"))
+    assert found.action == "install" and [s.kb for s in found.steps] == ["KB5006669"]
+
+
+@pytest.mark.parametrize("role, or_later, codes, superseded", [
+    ("prerequisite", True, [0x800F081E], True),
+    ("prerequisite", True, [-2146498530], True),
+    ("prerequisite", True, [0x800F0823], False),
+    ("prerequisite", False, [0x800F081E], False),
+    ("update", False, [0x800F081E], False),
+    ("prerequisite", True, [], False),
+])
+def test_only_an_or_later_prerequisite_that_windows_calls_not_applicable_is_taken_as_superseded(
+        role, or_later, codes, superseded):
+    step = _hotfix.Step("KB5005698", role, "servicing stack", None, or_later=or_later)
+    packages = [{"cab": f"c{n}.cab", "exit_code": _hotfix.normalize_code(code)} for n, code in enumerate(codes)]
+    assert _hotfix.superseded_prerequisite(step, packages) is superseded
