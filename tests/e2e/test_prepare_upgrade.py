@@ -92,5 +92,5 @@ def test_an_installed_update_is_finished_by_the_restart(prepared):
     _check, _restarts, run, _document, models = prepared
     assert models[CUMULATIVE].ubr == 2210
     for name in (CUMULATIVE, ROOT_AND_KB):
-        assert run.last(name, "codesign.windows.acs_hotfix")["result"]["reboot_required"] is True
+        assert run.last_run(name, "codesign.windows.acs_hotfix")["result"]["reboot_required"] is True
         assert "servicing has finished" in run.last(name, "codesign.windows.acs_reboot")["result"]["msg"]

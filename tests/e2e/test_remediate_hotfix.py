@@ -162,7 +162,7 @@ def second_run(fleet, first_run, tmp_path_factory):
 
 
 def hotfix_result(run, name):
-    return run.last(name, "codesign.windows.acs_hotfix")["result"]
+    return run.last_run(name, "codesign.windows.acs_hotfix")["result"]
 
 
 def test_a_wrong_checksum_is_refused_before_the_host_gets_any_operation(fleet, checksum_run):
@@ -248,7 +248,7 @@ def test_server_2008_is_serviced_with_pkgmgr(fleet, first_run):
 def test_a_package_that_does_not_apply_fails_the_host_with_the_reason(fleet, first_run):
     run, reports, before = first_run
     model = backend(fleet, "w2012-missing").model
-    assert run.last("w2012-missing", "codesign.windows.acs_hotfix")["status"] == "failed"
+    assert run.last_run("w2012-missing", "codesign.windows.acs_hotfix")["status"] == "failed"
     result = hotfix_result(run, "w2012-missing")
     assert "KB5006739 was not installed" in result["msg"] and "0x800f081e (CBS_E_NOT_APPLICABLE)" in result["msg"]
     assert qfe(model) == qfe_before(before, "w2012-missing")
@@ -400,9 +400,9 @@ def test_files_the_host_reads_from_a_path_are_checked_installed_and_left_in_plac
                             "    - codesign.windows.acs_hotfix: {state: absent, kb: KB5006729}\n", encoding="utf-8")
         check = run_playbook(playbook, fleet_.inventory_path, tmp_path, ["--check"])
         assert "KB5006729" in qfe(model) and check.stats[name]["changed"] == 1, \
-            check.last(name, "codesign.windows.acs_hotfix")["result"]
+            check.last_run(name, "codesign.windows.acs_hotfix")["result"]
         removed = run_playbook(playbook, fleet_.inventory_path, tmp_path)
-        result = removed.last(name, "codesign.windows.acs_hotfix")["result"]
+        result = removed.last_run(name, "codesign.windows.acs_hotfix")["result"]
         assert result["removed"] == ["Package_for_KB5006729~31bf3856ad364e35~amd64~~6.3.1.0"], result
         assert result["reboot_required"] is True and "KB5006729" not in qfe(model)
         assert package_state(model, result["removed"][0]) == 5

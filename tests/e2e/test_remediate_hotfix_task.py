@@ -30,7 +30,7 @@ def test_a_150_mb_quota_installs_through_a_scheduled_task_as_system(fleet, first
     run, work = first_run
     name = "w2008r2-hotfix-quota"
     model = backend(fleet, name).model
-    result = run.last(name, "codesign.windows.acs_hotfix")["result"]
+    result = run.last_run(name, "codesign.windows.acs_hotfix")["result"]
     assert result.get("failed") is not True, json.dumps(result)[-2000:]
     assert result["ran_as"] == "scheduled_task" and result["installed"] == ["KB5006743"]
     assert "DISM ran as a scheduled task as SYSTEM" in result["msg"]

@@ -66,7 +66,7 @@ def action(fleet, work: pathlib.Path, *args: str):
 
 def hotfix(run, name) -> dict:
     """The action's result, with ``failed`` as ansible-playbook reported the task."""
-    record = run.last(name, "codesign.windows.acs_hotfix")
+    record = run.last_run(name, "codesign.windows.acs_hotfix")
     return {**record["result"], "failed": record["status"] == "failed"}
 
 

@@ -34,6 +34,13 @@ class PlaybookRun:
         assert found, f"{host} has no {action} result;\n{self.stdout[-3000:]}"
         return found[-1]
 
+    def last_run(self, host: str, action: str) -> dict[str, t.Any]:
+        """The last result of that action the host did not skip (a play may hold the action twice, the second
+        only for some hosts)."""
+        found = [r for r in self.host_results(host, action) if r["status"] != "skipped"]
+        assert found, f"{host} ran no {action};\n{self.stdout[-3000:]}"
+        return found[-1]
+
 
 def ansible_env(tmp_path: pathlib.Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
