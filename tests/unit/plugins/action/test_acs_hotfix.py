@@ -205,7 +205,8 @@ def test_windows_update_gives_win_updates_the_planned_kbs_and_maps_its_result():
                           "installed": True, "downloaded": True}}, "filtered_updates": {}}
     result, loader, connection = run_wu_action({"verdict": VERDICT_2016}, FACTS_51, win_updates)
     given = loader.action_loader.get.call_args.kwargs["task"].args
-    assert given["accept_list"][0] == "^KB5006669$" and given["reboot"] is False
+    # The servicing stack update 1607 needs first (the evidence lists no update), then the cumulative update.
+    assert given["accept_list"] == ["^KB5005698$", "^KB5006669$"] and given["reboot"] is False
     assert given["server_selection"] == "default"
     assert result["installed"] == ["KB5006669"] and result["reboot_required"] is True and result["changed"] is True
     # The Application log entry, as the files path writes one for each change.
@@ -216,7 +217,7 @@ def test_windows_update_gives_win_updates_the_planned_kbs_and_maps_its_result():
 def test_windows_update_in_check_mode_does_not_run_win_updates():
     win_updates = MagicMock()
     result, _loader, connection = run_wu_action({"verdict": VERDICT_2016}, FACTS_51, win_updates, check_mode=True)
-    assert result["changed"] is True and result["planned"] == ["KB5006669"] and "check mode" in result["msg"]
+    assert result["changed"] is True and result["planned"] == ["KB5005698", "KB5006669"] and "check mode" in result["msg"]
     assert not win_updates.run.called and connection.commands == 0
 
 
@@ -228,5 +229,5 @@ def test_files_options_with_windows_update_are_refused(updates):
 def test_windows_update_losing_the_connection_marks_the_host_unreachable():
     win_updates = MagicMock()
     win_updates.run.return_value = {"unreachable": True, "msg": "winrm connection error", "updates": {}}
-    with pytest.raises(AnsibleConnectionFailure, match="lost while Windows Update installed KB5006669"):
+    with pytest.raises(AnsibleConnectionFailure, match="lost while Windows Update installed KB5005698, KB5006669"):
         run_wu_action({"verdict": VERDICT_2016}, FACTS_51, win_updates)
