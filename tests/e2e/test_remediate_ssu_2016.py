@@ -39,7 +39,7 @@ def servicing_events(model) -> list[str]:
 
 
 def hotfix_result(run, name):
-    return run.last(name, "codesign.windows.acs_hotfix")["result"]
+    return run.last_run(name, "codesign.windows.acs_hotfix")["result"]
 
 
 def playbook(name, fleet, work: pathlib.Path, source: pathlib.Path, *args: str):
@@ -85,7 +85,7 @@ def prepared(fleet, without_the_stack, tmp_path_factory, update_repository):
 def test_the_missing_servicing_stack_update_is_named_and_nothing_is_installed(fleet, without_the_stack):
     run, hosts, before = without_the_stack
     result = hotfix_result(run, "w2016-ssu-needed")
-    assert run.last("w2016-ssu-needed", "codesign.windows.acs_hotfix")["status"] == "failed"
+    assert run.last_run("w2016-ssu-needed", "codesign.windows.acs_hotfix")["status"] == "failed"
     assert (f"fetch {SSU} or any later one (Servicing stack update for Windows 10 1607 / Server 2016 (September "
             "2021), x64)") in result["msg"], result
     model = backend(fleet, "w2016-ssu-needed").model

@@ -19,7 +19,7 @@ from emulator.windows import CBS
 from e2e.test_remediate_hotfix import package_state, qfe, report_hosts, snapshot
 from support.e2e import run_playbook
 
-OFFERS = "w2016-wu-offers"             # WSUS offers KB5006669
+OFFERS = "w2016-wu-offers"             # WSUS offers KB5005698 (servicing stack) and KB5006669
 NOT_OFFERED = "w2019-wu-not-offered"   # WSUS reachable, KB5005625 not offered
 NO_SERVICE = "w2016-wfbs-old"          # no windows_update key: no reachable update service
 PS4 = "w2012r2-hotfix-seconly"         # PowerShell 4.0
@@ -105,8 +105,8 @@ def test_check_mode_changes_no_model_and_says_what_would_be_installed(fleet, che
         assert snapshot(model) == before[name], f"check mode changed {name}"
         assert model.update_tasks == {}, f"check mode asked {name}'s Windows Update Agent"
     result = hotfix(run, OFFERS)
-    assert result["changed"] is True and result["planned"] == ["KB5006669"], result
-    assert "installs KB5006669" in result["msg"] and "through Windows Update" in result["msg"]
+    assert result["changed"] is True and result["planned"] == ["KB5005698", "KB5006669"], result
+    assert "installs KB5005698, KB5006669" in result["msg"] and "through Windows Update" in result["msg"]
     assert "check mode: Windows Update was not asked, nothing was changed" in result["msg"]
 
 
@@ -144,15 +144,16 @@ def test_the_role_installs_through_windows_update_restarts_and_reports_ready(fle
     run, reports = role_run
     result = hotfix(run, OFFERS)
     assert result["failed"] is False, json.dumps(result)[-2000:]
-    assert result["changed"] is True and result["installed"] == ["KB5006669"] and result["reboot_required"] is True
+    assert result["changed"] is True and result["installed"] == ["KB5005698", "KB5006669"] and result["reboot_required"] is True
     assert result["source"] == "windows_update"
     model = backend(fleet, OFFERS).model
     # The restart finished the package the agent installed: the UBR is the cumulative update's.
     assert package_state(model, ROLLUP_14393) == 112 and model.ubr == 4704
-    assert "KB5006669" in qfe(model)
+    assert {"KB5005698", "KB5006669"} <= qfe(model)
     assert model.registry.open(CBS + r"\RebootPending") is None
-    assert [e["id"] for e in model.events if e["source"] == "Microsoft-Windows-WindowsUpdateClient"] == [19]
-    assert [e["id"] for e in model.events if e["source"] == "codesign.windows"] == [100]
+    # Event 19 (installation successful) from the agent, and the collection's own entry, for each of the two.
+    assert [e["id"] for e in model.events if e["source"] == "Microsoft-Windows-WindowsUpdateClient"] == [19, 19]
+    assert [e["id"] for e in model.events if e["source"] == "codesign.windows"] == [100, 100]
     assert report_hosts(reports)[OFFERS]["status"] == "ready"
     # The hosts it cannot serve stay as they were, each with its reason.
     assert report_hosts(reports)[NOT_OFFERED]["status"] == "needs_kb"
