@@ -104,7 +104,8 @@ def _host_stats(fleet: Fleet | ProcessFleet, names: list[str]) -> list:
     return [fleet.stats(name) for name in names]
 
 
-def run_playbook(fleet: Fleet | ProcessFleet, names: list[str], command: list[str], log: pathlib.Path) -> Figures:
+def run_playbook(fleet: Fleet | ProcessFleet, names: list[str], command: list[str], log: pathlib.Path,
+                 extra_env: dict[str, str] | None = None) -> Figures:
     """Run one ansible-playbook to completion; its rusage comes from wait4, so only its own tree counts."""
     fleet.reset_stats()
     emulator_started = _emulator_cpu(fleet)
@@ -112,7 +113,7 @@ def run_playbook(fleet: Fleet | ProcessFleet, names: list[str], command: list[st
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=REPO,  # pylint: disable=consider-using-with
                                    env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "tests" / "ansible.cfg"),
-                                        "ANSIBLE_FORCE_COLOR": "0"})
+                                        "ANSIBLE_FORCE_COLOR": "0", **(extra_env or {})})
         _pid, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
@@ -136,7 +137,23 @@ def fleet_configs(count: int, updates: int = 0) -> list:
     return [host_config(build_host(f"{prefix}{index:04d}", fixture, templates)) for index in range(count)]
 
 
-def bench_fleet(count: int, work: pathlib.Path, processes: int = 1) -> dict[str, Figures]:
+TASK_CPU_CALLBACKS = REPO / "tests" / "benchmarks" / "callback_plugins"
+
+
+def print_task_cpu(path: pathlib.Path, playbook: str, count: int) -> None:
+    """The controller CPU per task (tests/benchmarks/callback_plugins/task_cpu.py), tasks of one name together."""
+    totals: dict[str, list[float]] = {}
+    for row in json.loads(path.read_text(encoding="utf-8")):
+        entry = totals.setdefault(row["task"], [0, 0.0, 0.0])
+        entry[0] += 1
+        entry[1] += row["main"]
+        entry[2] += row["workers"]
+    print(f"{playbook} at {count} hosts, controller CPU per task (ansible-playbook / its workers, seconds):")
+    for task, (runs, main, workers) in sorted(totals.items(), key=lambda item: -(item[1][1] + item[1][2])):
+        print(f"  {main + workers:7.2f} = {main:6.2f} + {workers:6.2f}  {task[:90]}" + (f" (x{runs})" if runs > 1 else ""))
+
+
+def bench_fleet(count: int, work: pathlib.Path, processes: int = 1, task_cpu: bool = False) -> dict[str, Figures]:
     reports = work / f"reports-{count}"
     plays = {}
     for name, text in (("floor (raw)", FLOOR_PLAY), ("acs_facts", ACS_FACTS_PLAY)):
@@ -158,8 +175,11 @@ def bench_fleet(count: int, work: pathlib.Path, processes: int = 1) -> dict[str,
         inventory = fleet.inventory(work / f"hosts-{count}.yml", operation_timeout_sec=30)
         for name, arguments in plays.items():
             log = work / f"{name.split()[0]}-{count}.log"
+            per_task = work / f"task-cpu-{count}.json" if task_cpu and name == "assess.yml" else None
+            extra_env = {"ANSIBLE_CALLBACK_PLUGINS": str(TASK_CPU_CALLBACKS), "ANSIBLE_CALLBACKS_ENABLED": "task_cpu",
+                         "CODESIGN_BENCH_TASK_CPU": str(per_task)} if per_task else None
             figures = run_playbook(fleet, names, [_ansible("ansible-playbook"), "-i", str(inventory), "-f", "10",
-                                                  *arguments], log)
+                                                  *arguments], log, extra_env)
             results[name] = figures
             ratio = figures.wall / results["floor (raw)"].wall
             print(f"{name:14} {figures.wall:>7.2f} {ratio:>8.2f} {figures.controller_cpu:>10.2f} "
@@ -170,6 +190,8 @@ def bench_fleet(count: int, work: pathlib.Path, processes: int = 1) -> dict[str,
     facts_share = facts.emulator_cpu / facts.wall / processes
     print(f"the emulator's share of its {processes} process(es): floor {floor_share:.0%}, acs_facts "
           f"{facts_share:.0%} (near 100%: the emulator is the bottleneck)")
+    if task_cpu and (work / f"task-cpu-{count}.json").exists():
+        print_task_cpu(work / f"task-cpu-{count}.json", "assess.yml", count)
     return results
 
 
@@ -388,6 +410,8 @@ def main() -> None:
     parser.add_argument("--keep", type=pathlib.Path, help="keep the playbook logs, reports and inventories here")
     parser.add_argument("--emulator-processes", type=int, default=os.cpu_count() or 1,
                         help="worker processes serving the emulated fleet (default: one per CPU)")
+    parser.add_argument("--task-cpu", action="store_true",
+                        help="also print assess.yml's controller CPU per task (an aggregate callback during that run)")
     parser.add_argument("--controller-only", action="store_true",
                         help="only the controller side: report sizes and exports, on one core, no emulated fleet")
     parser.add_argument("--report-child", type=int, help=argparse.SUPPRESS)
@@ -415,7 +439,7 @@ def main() -> None:
         work = arguments.keep or pathlib.Path(directory)
         work.mkdir(parents=True, exist_ok=True)
         requests_many_updates = bench_requests_with_updates(1_200, work)
-        fleets = {count: bench_fleet(count, work, arguments.emulator_processes)
+        fleets = {count: bench_fleet(count, work, arguments.emulator_processes, arguments.task_cpu)
                   for count in (int(x) for x in arguments.hosts.split(","))}
     controller = bench_controller(tuple(int(x) for x in arguments.records.split(",")))
     page_load = bench_page_load()
