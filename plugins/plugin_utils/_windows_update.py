@@ -137,6 +137,11 @@ def failure_text(update: t.Mapping[str, t.Any]) -> str:
     return given or f"0x{code:08x}"
 
 
+def _count(value: t.Any) -> int | None:
+    """A count win_updates returned, or None when it is not a plain count (the host's answer is not trusted)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1_000_000 else None
+
+
 def outcome(wanted: t.Sequence[Wanted], result: t.Any) -> dict[str, t.Any]:
     """acs_hotfix's result keys from win_updates' result: installed, reboot_required, changed, failed, msg.
     Never raises for a malformed result."""
@@ -160,7 +165,7 @@ def outcome(wanted: t.Sequence[Wanted], result: t.Any) -> dict[str, t.Any]:
     reboot = result.get("reboot_required") is True
     changed = bool(installed) or result.get("changed") is True
     out: dict[str, t.Any] = {"installed": installed, "reboot_required": reboot, "changed": changed,
-                             "found_update_count": result.get("found_update_count")}
+                             "found_update_count": _count(result.get("found_update_count"))}
     done = " (installed before it failed: " + ", ".join(installed) + ")" if installed else ""
     if failures:
         out.update(failed=True, msg=f"Windows Update did not install {'; '.join(failures)}{done}")

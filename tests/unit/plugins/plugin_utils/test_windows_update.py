@@ -135,3 +135,10 @@ def test_a_search_failure_is_the_failure_win_updates_reports():
 def test_a_malformed_result_never_raises_and_never_counts_as_success(hostile):
     mapped = wu.outcome(WANTED, hostile)
     assert mapped["failed"] is True and "\x1b" not in mapped["msg"]
+
+
+@pytest.mark.parametrize("count, shown", [(3, 3), (0, 0), (True, None), (-1, None), (2**80, None), ("3", None),
+                                          ("\x1b[31m", None), (None, None)])
+def test_the_found_update_count_is_returned_only_when_it_is_a_plain_count(count, shown):
+    result = {"found_update_count": count, "updates": {}, "filtered_updates": {}, "changed": False}
+    assert wu.outcome(WANTED, result)["found_update_count"] == shown
